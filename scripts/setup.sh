@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything `npm start` and `npm test` need; safe to run repeatedly.
+# Usage: scripts/setup.sh [base|test]
+source "$(dirname "$0")/lib.sh"
+mode="${1:-base}"
+ensure_apt "${BASE_APT[@]}"
+if [ "$mode" = test ]; then
+  # test extras: a real browser, Printrun's pronsole for the benchmark, iproute2 for test namespaces,
+  # passwd for useradd/chpasswd of the PAM test accounts.
+  ensure_apt chromium iproute2 passwd printrun
+fi
+ensure_npm
