@@ -1,0 +1,144 @@
+/**
+ * Live printer state from GET /api/events (Server-Sent Events: a snapshot on connect, then deltas
+ * mirroring the printer service's PrinterEvent). If the stream is unavailable the UI falls back to
+ * polling GET /api/printers so it still works, just less promptly.
+ */
+import { get } from './api.ts';
+import type { JobInfo, PrinterInfo, Temperatures } from './types.ts';
+
+export interface Sample { t: number; temps: Temperatures }
+export interface LogLine { dir: 'sent' | 'received'; line: string }
+
+const HISTORY_MS = 5 * 60_000;
+const MAX_LOG = 300;
+
+export const live = $state({
+  printers: {} as Record<string, PrinterInfo>,
+  history: {} as Record<string, Sample[]>,
+  logs: {} as Record<string, LogLine[]>,
+  /** 'live' = SSE open, 'polling' = fallback, 'offline' = neither works. */
+  mode: 'offline' as 'live' | 'polling' | 'offline',
+  loaded: false,
+});
+
+function record(id: string, temps: Temperatures | undefined): void {
+  if (!temps || Object.keys(temps).length === 0) return;
+  const now = Date.now();
+  const h = (live.history[id] ??= []);
+  const last = h[h.length - 1];
+  // Autoreport can be several per second; a point every 500 ms is plenty for a 5-minute plot.
+  if (last && now - last.t < 500) { last.temps = temps; return; }
+  h.push({ t: now, temps });
+  while (h.length && h[0]!.t < now - HISTORY_MS) h.shift();
+}
+
+function setPrinters(list: PrinterInfo[]): void {
+  const next: Record<string, PrinterInfo> = {};
+  for (const p of list) { next[p.id] = p; record(p.id, p.temperatures); }
+  live.printers = next;
+  live.loaded = true;
+}
+
+function setJob(job: JobInfo): void {
+  const p = live.printers[job.printerId];
+  if (p) p.job = job;
+}
+
+/** Applies one event; exported for tests of the protocol shape. */
+export function apply(event: string, data: unknown): void {
+  const d = data as Record<string, unknown>;
+  switch (event) {
+    case 'snapshot': {
+      const list = Array.isArray(data) ? data : (d.printers as PrinterInfo[] | undefined) ?? [];
+      setPrinters(list as PrinterInfo[]);
+      break;
+    }
+    case 'printer': {
+      const p = data as PrinterInfo;
+      live.printers[p.id] = { ...live.printers[p.id], ...p };
+      record(p.id, p.temperatures);
+      break;
+    }
+    case 'removed': delete live.printers[d.id as string]; break;
+    case 'temperatures': {
+      const id = d.id as string;
+      const p = live.printers[id];
+      if (p) p.temperatures = d.temperatures as Temperatures;
+      record(id, d.temperatures as Temperatures);
+      break;
+    }
+    case 'job': setJob(data as JobInfo); break;
+    case 'log': {
+      const id = d.id as string;
+      const l = (live.logs[id] ??= []);
+      l.push({ dir: d.direction === 'sent' ? 'sent' : 'received', line: String(d.line) });
+      if (l.length > MAX_LOG) l.splice(0, l.length - MAX_LOG);
+      break;
+    }
+  }
+}
+
+let source: EventSource | null = null;
+let pollTimer: ReturnType<typeof setInterval> | null = null;
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+async function poll(): Promise<void> {
+  try {
+    setPrinters(await get<PrinterInfo[]>('/api/printers'));
+    if (live.mode !== 'live') live.mode = 'polling';
+  } catch {
+    if (live.mode !== 'live') live.mode = 'offline';
+  }
+}
+
+function startPolling(): void {
+  if (pollTimer) return;
+  void poll();
+  pollTimer = setInterval(poll, 2000);
+}
+
+function stopPolling(): void {
+  if (pollTimer) clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+function openStream(): void {
+  const es = new EventSource('/api/events');
+  source = es;
+  es.onopen = () => { live.mode = 'live'; stopPolling(); };
+  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log']) {
+    es.addEventListener(name, (e) => apply(name, JSON.parse((e as MessageEvent<string>).data)));
+  }
+  // Unnamed messages carrying {event, data} are accepted too.
+  es.onmessage = (e) => {
+    const m = JSON.parse(e.data) as { event?: string; type?: string; data?: unknown };
+    const name = m.event ?? m.type;
+    if (name) apply(name, m.data);
+  };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      // The browser gave up (e.g. 404/401/503): poll, and try the stream again later.
+      live.mode = 'polling';
+      startPolling();
+      retryTimer = setTimeout(() => { if (source === es) openStream(); }, 15_000);
+    }
+  };
+}
+
+export function connectLive(): void {
+  if (source) return;
+  void poll();
+  openStream();
+}
+
+export function disconnectLive(): void {
+  source?.close();
+  source = null;
+  stopPolling();
+  if (retryTimer) clearTimeout(retryTimer);
+  live.mode = 'offline';
+  live.printers = {};
+  live.history = {};
+  live.logs = {};
+  live.loaded = false;
+}

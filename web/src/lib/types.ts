@@ -1,0 +1,15 @@
+/** Wire types shared with the services (type-only: nothing from services/ ends up in the bundle). */
+export type { PrinterInfo, JobInfo, Temperatures, Temperature, PrinterState, JobState } from '../../../services/shared/ipc.ts';
+
+export interface Session { user: string; method: 'pam' | 'cloud' | 'local' | 'apikey'; role: string }
+
+/** GET /api/cloud; "firstboot" is the linker's last result (issue 4). */
+export interface CloudStatus {
+  state: 'unlinked' | 'linked' | 'offline';
+  owner?: { id?: string; email?: string } | string;
+  cloud_url?: string;
+  firstboot?: Record<string, unknown> | null;
+  [k: string]: unknown;
+}
+
+export interface FileInfo { name: string; size: number; lines?: number; uploaded_at?: string; mtime?: string }
