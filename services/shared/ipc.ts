@@ -9,15 +9,16 @@
  */
 import type { WireError } from './errors.ts';
 
+// API maps are `type` aliases, not interfaces: only aliases satisfy ApiMap's index signature.
 // ───────────── auth.sock: printbox-web → printbox-auth (root, PAM only) ─────────────
-export interface AuthApi {
+export type AuthApi = {
   /** web → auth: check a system account with PAM (auth + acct_mgmt) and report its groups.
    *  Refuses root unless root's group is allowed, and accounts outside the allowed groups, with the
    *  same "unauthorized" error as a wrong password so callers cannot probe account names. */
   'pam.authenticate': { params: { username: string; password: string }; result: { username: string; groups: string[] } };
   /** web → auth: liveness. */
   'ping': { params: Record<string, never>; result: { ok: true } };
-}
+};
 
 // ───────────── printer.sock: printbox-web / CLI → printbox-printer (owns serial ports) ─────────────
 export type PrinterState =
@@ -63,7 +64,7 @@ export interface PrinterInfo {
   error?: string;
 }
 
-export interface PrinterApi {
+export type PrinterApi = {
   /** any → printer: liveness and version. */
   'ping': { params: Record<string, never>; result: { ok: true; version: string } };
   /** web → printer: all known printers (connected, detecting, or disconnected with a resumable job). */
@@ -87,7 +88,7 @@ export interface PrinterApi {
   'jobs.active': { params: Record<string, never>; result: { active: boolean; printers: string[] } };
   /** web → printer: after this, the connection receives PrinterEvent messages until it closes. */
   'events.subscribe': { params: Record<string, never>; result: { subscribed: true } };
-}
+};
 
 /** printer → subscriber events (pushed, no id). */
 export type PrinterEvent =

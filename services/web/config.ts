@@ -1,0 +1,33 @@
+/**
+ * The web service's settings (CONTRACT.md "Configuration"). Only main.ts calls loadConfig with
+ * process.env; everything else receives the typed WebConfig inside WebDeps.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { commonSchema, list, port, str, type ConfigOf, type Field, type Schema } from '../shared/config.ts';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A positive decimal (minutes/hours may be fractional so short idle timeouts are expressible). */
+const positive = (env: string, def: number, describe: string, max: number): Field<number> => ({
+  env, default: def, describe,
+  parse: (raw) => {
+    const n = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(n > 0) || n > max) throw new Error(`must be a number > 0 and <= ${max}, got "${raw}"`);
+    return n;
+  },
+});
+
+export const webSchema = {
+  ...commonSchema,
+  httpPort: port('PRINTBOX_HTTP_PORT', 80, 'plain HTTP; only redirects to HTTPS (0 = off)'),
+  httpsPort: port('PRINTBOX_HTTPS_PORT', 443, 'HTTPS UI and API'),
+  bind: str('PRINTBOX_BIND', '', 'address to listen on; empty = all addresses'),
+  hostname: str('PRINTBOX_HOSTNAME', '', 'device name for the TLS cert and Host allow-list; empty = the OS hostname'),
+  staticDir: str('PRINTBOX_STATIC_DIR', path.join(REPO, 'web/dist'), 'built web UI (index.html + assets/)'),
+  pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'system groups whose members may log in (mapped to admin)'),
+  sessionIdleMin: positive('PRINTBOX_SESSION_IDLE_MIN', 30, 'minutes of inactivity before a session ends', 60 * 24 * 30),
+  sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
+} satisfies Schema;
+
+export type WebConfig = ConfigOf<typeof webSchema>;

@@ -1,0 +1,53 @@
+/**
+ * Everything a route handler may use, built once by main.ts (the composition root) and passed to
+ * createApp(deps). Tests build their own WebDeps with real or fake parts. Areas add fields here
+ * (additively, optional where the core runs without them).
+ */
+import type { Store } from 'express-session';
+import type { Db } from '../shared/db.ts';
+import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
+import type { IpcClient } from '../shared/ipc-transport.ts';
+import type { Logger } from '../shared/log.ts';
+import type { WebConfig } from './config.ts';
+import type { HostCheck } from './hosts.ts';
+import type { OwnerVerifier } from './owner.ts';
+import type { Permission, Principal } from './permissions.ts';
+import type { LoginThrottle } from './throttle.ts';
+import type { TlsMaterial } from './tls.ts';
+
+/** Issue 7 plugs these in; without them the core uses built-in roles and no API keys. */
+export interface RoleResolver {
+  roleFor(user: { username: string; method: 'pam' | 'cloud' | 'local'; groups?: readonly string[] }): Promise<string>;
+  permissionsOf(role: string): Promise<Set<Permission>>;
+}
+export interface ApiKeyAuthenticator {
+  /** Resolves `Authorization: Bearer <key>`; throws AppError 401 for an unknown/expired key. */
+  authenticate(bearer: string): Promise<Principal>;
+}
+export interface AuditSink {
+  record(e: { actor: string; method: string; ip: string; action: string; target?: string; outcome: 'success' | 'failure' | 'denied'; details?: Record<string, unknown> }): Promise<void>;
+}
+
+export interface WebDeps {
+  config: WebConfig;
+  /** package.json version, reported by /api/health. */
+  version: string;
+  log: Logger;
+  db: Db;
+  /** auth.sock: the privileged PAM helper (services/auth). */
+  pam: IpcClient<AuthApi>;
+  /** printer.sock: the only owner of serial ports (services/printer). */
+  printer: IpcClient<PrinterApi>;
+  /** Login as the linked cloud owner (issue 4 implements it). */
+  owner: OwnerVerifier;
+  throttle: LoginThrottle;
+  hosts: HostCheck;
+  tls: Pick<TlsMaterial, 'cert' | 'fingerprint256' | 'validTo' | 'sans'>;
+  sessionStore: Store;
+  /** Signs the session cookie; persisted in the data dir so sessions survive restarts. */
+  sessionSecret: string;
+  roles?: RoleResolver;
+  apiKeys?: ApiKeyAuthenticator;
+  audit?: AuditSink;
+  now?: () => number;
+}

@@ -1,0 +1,121 @@
+/**
+ * printbox-web composition root (STYLE.md): the only reader of process.env in this service. Builds
+ * config, logger, database, TLS material, IPC clients and the app, then listens on HTTPS and on
+ * plain HTTP (redirect only) and handles signals.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import session from 'express-session';
+import sqlite3 from 'sqlite3';
+import { loadConfig } from '../shared/config.ts';
+import { openDb } from '../shared/db.ts';
+import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
+import { IpcClient } from '../shared/ipc-transport.ts';
+import { createLogger } from '../shared/log.ts';
+import { createNotifier } from '../shared/systemd.ts';
+import { createApp } from './app.ts';
+import { webSchema } from './config.ts';
+import type { WebDeps } from './deps.ts';
+import { createHostCheck } from './hosts.ts';
+import { WEB_MIGRATIONS } from './migrations.ts';
+import { unlinkedOwner } from './owner.ts';
+import { redirectToHttps } from './redirect.ts';
+import { LoginThrottle } from './throttle.ts';
+import { ensureCert } from './tls.ts';
+
+const require = createRequire(import.meta.url);
+type StoreCtor = new (opts: { db: sqlite3.Database; table: string }) => session.Store;
+const connectSqlite = require('connect-sqlite3') as (s: typeof session) => StoreCtor;
+const pkg = require('../../package.json') as { version: string };
+
+/** A random secret created once per device, kept in the data dir so sessions survive restarts. */
+function sessionSecret(file: string): string {
+  try { return fs.readFileSync(file, 'utf8').trim(); } catch { /* first start */ }
+  const secret = crypto.randomBytes(32).toString('hex');
+  fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const { config, errors, warnings } = loadConfig(webSchema, env);
+  const log = createLogger({ scope: 'web', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
+  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
+  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const notifier = createNotifier(env);
+
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+  const dbFile = path.join(config.dataDir, 'printbox.db');
+  const db = await openDb(dbFile, WEB_MIGRATIONS);
+  // connect-sqlite3 gets its own connection to the same file, with a busy timeout so it waits for our writers
+  const sessDb = new sqlite3.Database(dbFile);
+  sessDb.configure('busyTimeout', 5000);
+  const SQLiteStore = connectSqlite(session);
+
+  const hostname = config.hostname || os.hostname();
+  const hosts = createHostCheck({ hostname: () => hostname, interfaces: () => os.networkInterfaces() });
+  const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
+
+  const deps: WebDeps = {
+    config,
+    version: pkg.version,
+    log,
+    db,
+    pam: new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'authentication', timeoutMs: 15_000 }),
+    printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
+    owner: unlinkedOwner,
+    throttle: new LoginThrottle(),
+    hosts,
+    tls,
+    sessionStore: new SQLiteStore({ db: sessDb, table: 'sessions' }),
+    sessionSecret: sessionSecret(path.join(config.dataDir, 'session.secret')),
+  };
+  const app = createApp(deps);
+
+  const bind = config.bind || undefined;
+  const httpsServer = https.createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, app);
+  await listen(httpsServer, config.httpsPort, bind);
+  const httpsPort = (httpsServer.address() as AddressInfo).port;
+  let httpServer: http.Server | undefined;
+  if (config.httpPort !== 0) {
+    httpServer = http.createServer(redirectToHttps({ hosts, httpsPort }));
+    await listen(httpServer, config.httpPort, bind);
+  }
+  const httpPort = httpServer ? (httpServer.address() as AddressInfo).port : 0;
+  log.info('listening', { https: httpsPort, http: httpPort, bind: bind ?? '*', sha256: tls.fingerprint256 });
+  notifier.ready(`HTTPS on ${httpsPort}`);
+  const stopWatchdog = notifier.startWatchdog();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    notifier.stopping();
+    stopWatchdog();
+    for (const s of [httpsServer, httpServer]) { s?.close(); s?.closeAllConnections(); }
+    await db.close().catch(() => undefined);
+    await new Promise<void>((resolve) => sessDb.close(() => resolve()));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function listen(server: http.Server | https.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`printbox-web failed to start: ${String((err as Error)?.stack ?? err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+/**
+ * Login, logout and session (CONTRACT.md "HTTP API"). Throttling runs before any PAM or argon2
+ * work; unknown user, wrong password, refused group and unknown email all give the same 401.
+ */
+import type { Request } from 'express';
+import { AppError, badRequest, unauthorized } from '../../shared/errors.ts';
+import { constantTimeEqual } from '../compare.ts';
+import type { WebDeps } from '../deps.ts';
+import type { Route } from '../route-types.ts';
+import { destroy, startSession, SESSION_COOKIE } from '../session.ts';
+import { jsonObject, stringField } from './validate.ts';
+
+/** Login bodies are tiny; the route-level cap keeps a flood of large bodies cheap to refuse. */
+const AUTH_BODY_LIMIT = 16 * 1024;
+
+const peer = (req: Request) => req.socket.remoteAddress ?? 'unknown';
+
+/** PAM users: members of an allowed group are admins until issue 7's role map says otherwise. */
+async function pamRole(deps: WebDeps, username: string, groups: string[]): Promise<string | null> {
+  if (deps.roles) return deps.roles.roleFor({ username, method: 'pam', groups });
+  return groups.some((g) => deps.config.pamGroups.includes(g)) ? 'admin' : null;
+}
+
+async function loginPam(deps: WebDeps, req: Request, username: string, password: string) {
+  const attempt = deps.throttle.begin(peer(req), `pam:${username.toLowerCase()}`);
+  let result: { username: string; groups: string[] };
+  try {
+    result = await deps.pam.call('pam.authenticate', { username, password });
+  } catch (err) {
+    if (err instanceof AppError && err.status === 401) { attempt.failed(); throw unauthorized(); }
+    attempt.abandoned();
+    throw err;
+  }
+  const role = await pamRole(deps, result.username, result.groups);
+  if (!role) { attempt.failed(); throw unauthorized(); }
+  attempt.succeeded();
+  return { user: result.username, method: 'pam' as const, role, groups: result.groups };
+}
+
+async function loginOwner(deps: WebDeps, req: Request, email: string, password: string) {
+  const attempt = deps.throttle.begin(peer(req), `cloud:${email.trim().toLowerCase()}`);
+  let ok = false;
+  try {
+    const owner = await deps.owner.linkedOwner();
+    ok = owner !== null && constantTimeEqual(email.trim().toLowerCase(), owner.email.trim().toLowerCase())
+      && await deps.owner.verify(owner.email, password);
+    if (!ok) { attempt.failed(); throw unauthorized('Wrong email or password'); }
+    attempt.succeeded();
+    return { user: owner!.email, method: 'cloud' as const, role: 'admin' };
+  } catch (err) {
+    if (!ok && !(err instanceof AppError && err.status === 401)) attempt.abandoned();
+    throw err;
+  }
+}
+
+export const authRoutes: Route<WebDeps>[] = [
+  {
+    method: 'post', path: '/auth/login', access: 'public', bodyLimit: AUTH_BODY_LIMIT,
+    handler: async ({ req, deps }) => {
+      const body = jsonObject(req.body);
+      const hasUser = body.username !== undefined;
+      if (hasUser === (body.email !== undefined)) throw badRequest('missing_field', 'Send either "username" or "email", and "password"');
+      const password = stringField(body, 'password', { max: 1024 });
+      const who = hasUser
+        ? await loginPam(deps, req, stringField(body, 'username', { max: 64 }), password)
+        : await loginOwner(deps, req, stringField(body, 'email', { max: 254 }), password);
+      await startSession(req, who, (deps.now ?? Date.now)());
+      deps.log.info('login', { user: who.user, method: who.method, ip: peer(req) });
+      await deps.audit?.record({ actor: who.user, method: who.method, ip: peer(req), action: 'auth.login', outcome: 'success' });
+      return { user: who.user, method: who.method };
+    },
+  },
+  {
+    method: 'post', path: '/auth/logout', access: 'public', bodyLimit: AUTH_BODY_LIMIT,
+    handler: async ({ req, res }) => {
+      await destroy(req);
+      res.clearCookie(SESSION_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'strict' });
+      return undefined;
+    },
+  },
+  {
+    method: 'get', path: '/auth/session', access: 'authenticated',
+    handler: ({ principal }) => ({ user: principal!.user, method: principal!.method, role: principal!.role }),
+  },
+];

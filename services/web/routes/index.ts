@@ -1,0 +1,15 @@
+/**
+ * The one route table (STYLE.md). Each area exports Route<WebDeps>[] from its own file and adds ONE
+ * line here; paths are relative to /api. The permission test walks this list.
+ */
+import type { WebDeps } from '../deps.ts';
+import type { Route } from '../route-types.ts';
+import { authRoutes } from './auth.ts';
+import { healthRoutes } from './health.ts';
+import { tlsRoutes } from './tls.ts';
+
+export const routes: Route<WebDeps>[] = [
+  ...healthRoutes,
+  ...authRoutes,
+  ...tlsRoutes,
+];
