@@ -7,9 +7,11 @@ import type { Route } from '../route-types.ts';
 import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
 import { tlsRoutes } from './tls.ts';
+import { systemRoutes } from './system.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
   ...authRoutes,
   ...tlsRoutes,
+  ...systemRoutes,
 ];
