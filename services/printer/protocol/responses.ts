@@ -1,0 +1,71 @@
+/**
+ * Response parsers: one firmware line → one typed Response. Marlin formats (DESIGN.md):
+ * `ok`, `ok N<n> P<planner> B<buffer>` (ADVANCED_OK), `ok T:..` (M105), `Resend: N` / `rs N`,
+ * `echo:busy: processing`, `wait`, `Error:…`, `!!`, temperature autoreports, `FIRMWARE_NAME:…`, `Cap:NAME:0|1`.
+ */
+import type { Temperatures } from '../../shared/ipc.ts';
+
+export type Response =
+  | { type: 'ok'; lastN?: number; planner?: number; buffer?: number; temperatures?: Temperatures }
+  | { type: 'resend'; line: number }
+  | { type: 'busy' }
+  | { type: 'wait' }
+  | { type: 'error'; message: string; fatal: boolean }
+  | { type: 'temperatures'; temperatures: Temperatures }
+  | { type: 'firmware'; fields: Record<string, string> }
+  | { type: 'capability'; name: string; enabled: boolean }
+  | { type: 'start' }
+  | { type: 'other'; line: string };
+
+/** Errors that are followed by a Resend and are therefore recoverable line noise, not a halt. */
+const LINE_ERRORS = /checksum|line number|no line number|no checksum|format error/i;
+
+export function parseTemperatures(line: string): Temperatures | undefined {
+  const out: Temperatures = {};
+  const re = /(?:^|\s)([TBC]\d*):\s*(-?\d+(?:\.\d+)?)(?:\s*\/\s*(-?\d+(?:\.\d+)?))?/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line))) out[m[1]!] = { actual: Number(m[2]), target: m[3] === undefined ? 0 : Number(m[3]) };
+  if (!Object.keys(out).length) return undefined;
+  // Single-hotend Marlin says "T:"; multi-hotend says "T:" (active) plus "T0:", "T1:". Normalise to T0…
+  if (out.T) { if (!out.T0) out.T0 = out.T; delete out.T; }
+  return out;
+}
+
+export function parseResponse(line: string): Response {
+  if (/^ok\b/.test(line)) {
+    const r: Response = { type: 'ok' };
+    const n = /\bN(\d+)/.exec(line); if (n) r.lastN = Number(n[1]);
+    const p = /\bP(\d+)/.exec(line); if (p) r.planner = Number(p[1]);
+    const b = /\bB(\d+)(?!\S*:)/.exec(line); if (b) r.buffer = Number(b[1]);
+    const t = parseTemperatures(line.slice(2)); if (t) r.temperatures = t;
+    return r;
+  }
+  const rs = /^(?:Resend|rs)[: ]\s*N?(\d+)/i.exec(line);
+  if (rs) return { type: 'resend', line: Number(rs[1]) };
+  if (/^echo:\s*busy:/i.test(line)) return { type: 'busy' };
+  if (line === 'wait') return { type: 'wait' };
+  if (/^Error:/i.test(line)) {
+    const message = line.slice(6).trim();
+    return { type: 'error', message, fatal: !LINE_ERRORS.test(message) };
+  }
+  if (line.startsWith('!!')) return { type: 'error', message: line.slice(2).trim() || 'firmware halted', fatal: true };
+  if (line.startsWith('FIRMWARE_NAME:')) return { type: 'firmware', fields: parseFirmwareLine(line) };
+  const cap = /^Cap:([A-Z0-9_]+):([01])/.exec(line);
+  if (cap) return { type: 'capability', name: cap[1]!, enabled: cap[2] === '1' };
+  if (line === 'start') return { type: 'start' };
+  const temps = /(?:^|\s)T\d*:\s*-?\d/.test(line) ? parseTemperatures(line) : undefined;
+  if (temps) return { type: 'temperatures', temperatures: temps };
+  return { type: 'other', line };
+}
+
+/** `FIRMWARE_NAME:Marlin 2.1 SOURCE_CODE_URL:… MACHINE_TYPE:Prusa i3` → { FIRMWARE_NAME: "Marlin 2.1", … } */
+export function parseFirmwareLine(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const keys = [...line.matchAll(/(?:^|\s)([A-Z_]+):/g)];
+  keys.forEach((k, i) => {
+    const start = k.index! + k[0].length;
+    const end = i + 1 < keys.length ? keys[i + 1]!.index! : line.length;
+    out[k[1]!] = line.slice(start, end).trim();
+  });
+  return out;
+}

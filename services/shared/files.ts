@@ -1,0 +1,116 @@
+/**
+ * The G-code file store (<dataDir>/files), shared by web (upload/list/delete) and printer (read for jobs).
+ * Names are sanitised to a flat, printable basename — no separators, no "..", no hidden files — and
+ * every resolved path is checked to stay inside the directory. Content is validated line by line
+ * (printable ASCII G-code, bounded command length) while it is copied, then fsynced and renamed into
+ * place atomically, so a power cut never leaves half a file under a real name.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import { AppError, badRequest, notFound } from './errors.ts';
+import { commandProblem, stripComment } from '../printer/protocol/gcode.ts';
+
+export interface FileInfo { name: string; size: number; lines: number; modified: string }
+
+const EXTENSIONS = /\.(gcode|gco|g)$/i;
+const MAX_NAME = 120;
+
+/** Returns the safe name or throws 400 bad_filename. Never "fixes" hostile names silently into others. */
+export function sanitizeName(raw: unknown): string {
+  if (typeof raw !== 'string') throw badRequest('bad_filename', 'File name missing');
+  const name = raw.normalize('NFC').trim();
+  if (!name || name.length > MAX_NAME) throw badRequest('bad_filename', `File name must be 1-${MAX_NAME} characters`);
+  if (/[/\\\x00-\x1f\x7f]/.test(name)) throw badRequest('bad_filename', 'File name must not contain path separators or control characters');
+  if (name.startsWith('.')) throw badRequest('bad_filename', 'File name must not start with a dot');
+  if (!/^[\p{L}\p{N} ._+()\-[\]]+$/u.test(name)) throw badRequest('bad_filename', 'File name contains characters that are not allowed');
+  if (!EXTENSIONS.test(name)) throw badRequest('bad_filename', 'File name must end in .gcode, .gco or .g');
+  return name;
+}
+
+/** Counts command lines; throws 400 bad_gcode with the first offending line number. */
+export async function validateGcode(file: string): Promise<{ lines: number; size: number }> {
+  const size = (await fsp.stat(file)).size;
+  const rl = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity });
+  let lines = 0; let n = 0;
+  try {
+    for await (const raw of rl) {
+      n++;
+      if (raw.includes('\0')) throw badRequest('bad_gcode', `Line ${n}: binary data (NUL byte); this is not a G-code text file`);
+      const cmd = stripComment(raw);
+      if (!cmd) continue;
+      const problem = commandProblem(cmd);
+      if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}`);
+      lines++;
+    }
+  } finally { rl.close(); }
+  if (lines === 0) throw badRequest('bad_gcode', 'The file contains no G-code commands');
+  return { lines, size };
+}
+
+export class FileStore {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> { await fsp.mkdir(this.dir, { recursive: true, mode: 0o770 }); }
+
+  /** Absolute path of a stored file; the name is sanitised and the result confined to the directory. */
+  path(name: string): string {
+    const safe = sanitizeName(name);
+    const full = path.resolve(this.dir, safe);
+    if (path.dirname(full) !== path.resolve(this.dir)) throw badRequest('bad_filename', 'Invalid file name');
+    return full;
+  }
+
+  /** Where uploads are spooled before validation (same filesystem, so the final rename is atomic). */
+  tempPath(): string { return path.join(this.dir, `.upload-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`); }
+
+  /** Validates a spooled upload and moves it into place under `name`; the temp file is always removed. */
+  async import(tempFile: string, name: string): Promise<FileInfo> {
+    try {
+      const dest = this.path(name);
+      if (path.dirname(path.resolve(tempFile)) !== path.resolve(this.dir)) throw new AppError('internal', 500, 'Upload spooled outside the files dir');
+      const { lines, size } = await validateGcode(tempFile);
+      const fh = await fsp.open(tempFile, 'r+');
+      try { await fh.sync(); } finally { await fh.close(); }
+      await fsp.rename(tempFile, dest);
+      const dh = await fsp.open(this.dir, 'r');
+      try { await dh.sync(); } finally { await dh.close(); }
+      return { name: path.basename(dest), size, lines, modified: new Date().toISOString() };
+    } finally {
+      await fsp.rm(tempFile, { force: true });
+    }
+  }
+
+  /** Convenience for tests and the CLI: store a buffer through the same validation. */
+  async save(name: string, content: Buffer | string): Promise<FileInfo> {
+    this.path(name);
+    const tmp = this.tempPath();
+    await fsp.writeFile(tmp, content, { mode: 0o660 });
+    return this.import(tmp, name);
+  }
+
+  async list(): Promise<FileInfo[]> {
+    const out: FileInfo[] = [];
+    for (const ent of await fsp.readdir(this.dir, { withFileTypes: true })) {
+      if (!ent.isFile() || ent.name.startsWith('.') || !EXTENSIONS.test(ent.name)) continue;
+      const st = await fsp.stat(path.join(this.dir, ent.name));
+      out.push({ name: ent.name, size: st.size, lines: -1, modified: st.mtime.toISOString() });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async stat(name: string): Promise<{ size: number }> {
+    try { return { size: (await fsp.stat(this.path(name))).size }; } catch (e) {
+      if (e instanceof AppError) throw e;
+      throw notFound('File');
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    try { await fsp.unlink(this.path(name)); } catch (e) {
+      if (e instanceof AppError) throw e;
+      throw notFound('File');
+    }
+  }
+}
