@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { securitySchema } from './security/config.ts';
 import { commonSchema, list, port, str, type ConfigOf, type Field, type Schema } from '../shared/config.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +29,7 @@ export const webSchema = {
   pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'system groups whose members may log in (mapped to admin)'),
   sessionIdleMin: positive('PRINTBOX_SESSION_IDLE_MIN', 30, 'minutes of inactivity before a session ends', 60 * 24 * 30),
   sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
+  ...securitySchema,
 } satisfies Schema;
 
 export type WebConfig = ConfigOf<typeof webSchema>;

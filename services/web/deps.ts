@@ -14,6 +14,7 @@ import type { OwnerVerifier } from './owner.ts';
 import type { Permission, Principal } from './permissions.ts';
 import type { LoginThrottle } from './throttle.ts';
 import type { TlsMaterial } from './tls.ts';
+import type { Security } from './security/index.ts';
 
 /** Issue 7 plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
@@ -49,5 +50,7 @@ export interface WebDeps {
   roles?: RoleResolver;
   apiKeys?: ApiKeyAuthenticator;
   audit?: AuditSink;
+  /** Issue 7: TOTP, session list, 2FA enforcement, custom roles (services/web/security). */
+  security?: Security;
   now?: () => number;
 }

@@ -23,6 +23,7 @@ import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
 import type { WebDeps } from './deps.ts';
 import { createHostCheck } from './hosts.ts';
+import { createSecurity } from './security/index.ts';
 import { WEB_MIGRATIONS } from './migrations.ts';
 import { unlinkedOwner } from './owner.ts';
 import { redirectToHttps } from './redirect.ts';
@@ -62,6 +63,10 @@ async function main(): Promise<void> {
   const hosts = createHostCheck({ hostname: () => hostname, interfaces: () => os.networkInterfaces() });
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
 
+  const sessionStore = new SQLiteStore({ db: sessDb, table: 'sessions' });
+  // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
+  const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, log: log.child('security') });
+
   const deps: WebDeps = {
     config,
     version: pkg.version,
@@ -73,8 +78,12 @@ async function main(): Promise<void> {
     throttle: new LoginThrottle(),
     hosts,
     tls,
-    sessionStore: new SQLiteStore({ db: sessDb, table: 'sessions' }),
+    sessionStore,
     sessionSecret: sessionSecret(path.join(config.dataDir, 'session.secret')),
+    roles: security.roles,
+    apiKeys: security.apiKeys,
+    audit: security.audit,
+    security,
   };
   const app = createApp(deps);
 

@@ -10,6 +10,7 @@ import type { WebDeps } from './deps.ts';
 import type { Principal } from './permissions.ts';
 import { resolvePrincipal } from './principal.ts';
 import type { Access, Route } from './route-types.ts';
+import { auditOnFinish } from './security/audit-http.ts';
 
 export const DEFAULT_JSON_LIMIT = 16 * 1024;
 const MUTATING = new Set(['post', 'put', 'patch', 'delete']);
@@ -45,6 +46,7 @@ function bodyRules(route: Route<WebDeps>): express.RequestHandler[] {
 export function mountRoutes(router: Router, routes: readonly Route<WebDeps>[], deps: WebDeps): void {
   for (const route of routes) {
     const authorize = async (req: Request, res: Response, next: NextFunction) => {
+      auditOnFinish(deps.audit, route, req, res, (e) => deps.log.error('audit write failed', { error: String(e) }));
       try {
         const principal = await resolvePrincipal(req, deps);
         checkAccess(route.access, principal);

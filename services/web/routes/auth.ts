@@ -53,6 +53,19 @@ async function loginOwner(deps: WebDeps, req: Request, email: string, password: 
   }
 }
 
+/** Records a failed login (wrong credentials or code) or a lockout (429) in the audit log, then rethrows. */
+async function auditedLogin<T>(deps: WebDeps, req: Request, name: string, login: () => Promise<T>): Promise<T> {
+  try {
+    return await login();
+  } catch (err) {
+    if (err instanceof AppError && (err.status === 401 || err.status === 429)) {
+      const action = err.status === 429 ? 'auth.lockout' : 'auth.login';
+      await deps.audit?.record({ actor: name, method: 'anonymous', ip: peer(req), action, outcome: 'failure', details: { reason: err.code } });
+    }
+    throw err;
+  }
+}
+
 export const authRoutes: Route<WebDeps>[] = [
   {
     method: 'post', path: '/auth/login', access: 'public', bodyLimit: AUTH_BODY_LIMIT,
@@ -61,10 +74,17 @@ export const authRoutes: Route<WebDeps>[] = [
       const hasUser = body.username !== undefined;
       if (hasUser === (body.email !== undefined)) throw badRequest('missing_field', 'Send either "username" or "email", and "password"');
       const password = stringField(body, 'password', { max: 1024 });
-      const who = hasUser
-        ? await loginPam(deps, req, stringField(body, 'username', { max: 64 }), password)
-        : await loginOwner(deps, req, stringField(body, 'email', { max: 254 }), password);
+      const name = hasUser ? stringField(body, 'username', { max: 64 }) : stringField(body, 'email', { max: 254 });
+      // Issue 7: failures, lockouts and the TOTP step are audited; the second factor is asked for
+      // only after the password was right, so totp_required reveals nothing to a guesser.
+      const who = await auditedLogin(deps, req, name, async () => {
+        const w = hasUser ? await loginPam(deps, req, name, password) : await loginOwner(deps, req, name, password);
+        await deps.security?.checkSecondFactor(w.user, body.totp);
+        return w;
+      });
       await startSession(req, who, (deps.now ?? Date.now)());
+      await deps.security?.sessions.register(req.sessionID, { username: who.user, method: who.method, ip: peer(req), userAgent: String(req.headers['user-agent'] ?? '') });
+      await deps.security?.rememberUser(who.user, who.method);
       deps.log.info('login', { user: who.user, method: who.method, ip: peer(req) });
       await deps.audit?.record({ actor: who.user, method: who.method, ip: peer(req), action: 'auth.login', outcome: 'success' });
       return { user: who.user, method: who.method };
@@ -72,7 +92,8 @@ export const authRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'post', path: '/auth/logout', access: 'public', bodyLimit: AUTH_BODY_LIMIT,
-    handler: async ({ req, res }) => {
+    handler: async ({ req, res, deps }) => {
+      await deps.security?.sessions.forget(req.sessionID);
       await destroy(req);
       res.clearCookie(SESSION_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'strict' });
       return undefined;

@@ -8,10 +8,20 @@ import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
 import { tlsRoutes } from './tls.ts';
 import { systemRoutes } from './system.ts';
+import { securityRoutes } from './security.ts';
+import { apiKeyRoutes } from './apikeys.ts';
+import { sessionRoutes } from './sessions.ts';
+import { auditRoutes } from './audit.ts';
+import { userRoutes } from './users.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
   ...authRoutes,
   ...tlsRoutes,
   ...systemRoutes,
+  ...securityRoutes,
+  ...apiKeyRoutes,
+  ...sessionRoutes,
+  ...auditRoutes,
+  ...userRoutes,
 ];

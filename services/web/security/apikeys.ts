@@ -24,7 +24,7 @@ export interface ApiKeyInfo {
   revoked_at: string | null;
 }
 
-export interface CreateKeyInput { name: unknown; role?: unknown; permissions?: unknown; expires_at?: unknown; expires_in_days?: unknown }
+export interface CreateKeyInput { name?: unknown; role?: unknown; permissions?: unknown; expires_at?: unknown; expires_in_days?: unknown }
 
 export interface ApiKeyService {
   create(creator: Principal, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }>;

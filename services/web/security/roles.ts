@@ -47,7 +47,7 @@ export interface RoleService {
   list(): Promise<RoleInfo[]>;
   permissionsOf(role: string): Promise<Set<Permission>>;
   exists(role: string): Promise<boolean>;
-  createCustom(name: string, permissions: unknown): Promise<RoleInfo>;
+  createCustom(name: unknown, permissions: unknown): Promise<RoleInfo>;
   deleteCustom(name: string): Promise<void>;
   /** The role a signed-in account has right now. */
   roleFor(user: { username: string; method: 'pam' | 'cloud' | 'local'; groups?: readonly string[] }): Promise<string>;
