@@ -41,9 +41,11 @@ function routes(store: CloudStore): Record<string, Handler> {
     'POST /api/v1/devices/link': async (b) => {
       const d = (b.device ?? {}) as Json;
       const device = { serial: str(d.serial, 'device.serial'), hostname: str(d.hostname, 'device.hostname'), version: str(d.version, 'device.version') };
-      if (store.linkDelayMs) await new Promise((r) => setTimeout(r, store.linkDelayMs));
       const creds = typeof b.link_token === 'string' ? { link_token: b.link_token } : { email: str(b.email, 'email'), password: str(b.password, 'password') };
-      return { status: 200, body: store.link(creds, device) };
+      const out = store.link(creds, device);
+      // After the cloud committed the link, before the device hears about it: the worst moment for a power cut.
+      if (store.linkDelayMs) await new Promise((r) => setTimeout(r, store.linkDelayMs));
+      return { status: 200, body: out };
     },
     'POST /api/v1/devices/verify-owner': async (b, bearer) => {
       store.verifyOwner(needBearer(bearer), str(b.email, 'email'), str(b.password, 'password'));

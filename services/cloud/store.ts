@@ -24,7 +24,7 @@ export class CloudStore extends EventEmitter<CloudStoreEvents> {
   private readonly linkTokens = new Map<string, LinkToken>();  // by digest
   private readonly devices = new Map<string, Device>();        // by serial
   private readonly byToken = new Map<string, string>();        // token digest → serial
-  /** Test hook: delay before answering a link request (power-cut tests kill the device meanwhile). */
+  /** Test hook: delay between committing a link and answering it (power-cut tests kill the device meanwhile). */
   linkDelayMs = 0;
   /** Test hook: answer every request with 503 (a cloud that is up but failing). */
   failing = false;

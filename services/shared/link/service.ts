@@ -14,8 +14,11 @@ export type ActivePrints = () => Promise<{ active: boolean; printers: string[] }
 
 export interface CloudLinkDeps {
   store: LinkStore;
-  /** null when no PRINTBOX_CLOUD_URL is configured: linking is then impossible, offline still works. */
-  cloud: CloudClient | null;
+  /**
+   * A client for `url` (the cloud a device was linked to, or one named in printbox.txt), or for the
+   * configured PRINTBOX_CLOUD_URL when url is undefined; null when there is none (offline still works).
+   */
+  cloud: (url?: string) => CloudClient | null;
   device: () => DeviceInfo;
   activePrints: ActivePrints;
   log: Logger;
@@ -48,9 +51,10 @@ export class CloudLink {
     };
   }
 
-  private requireCloud(): CloudClient {
-    if (!this.deps.cloud) throw new AppError('cloud_not_configured', 503, 'No cloud is configured on this device (PRINTBOX_CLOUD_URL)');
-    return this.deps.cloud;
+  private requireCloud(url?: string): CloudClient {
+    const c = this.deps.cloud(url);
+    if (!c) throw new AppError('cloud_not_configured', 503, 'No cloud is configured on this device (PRINTBOX_CLOUD_URL)');
+    return c;
   }
 
   /** Refuses while anything prints: unlinking or switching must never interrupt a running print. */
@@ -69,8 +73,8 @@ export class CloudLink {
   }
 
   /** Links (or switches to) a cloud account. Switching accounts counts as unlinking the old one. */
-  async link(creds: LinkCredentials): Promise<CloudStatus> {
-    const cloud = this.requireCloud();
+  async link(creds: LinkCredentials, opts: { cloudUrl?: string } = {}): Promise<CloudStatus> {
+    const cloud = this.requireCloud(opts.cloudUrl);
     const before = this.deps.store.read();
     const oldToken = before.state === 'linked' ? this.deps.store.token() : undefined;
     if (oldToken) await this.assertNotPrinting('switch the cloud account');
@@ -79,9 +83,10 @@ export class CloudLink {
     this.deps.store.saveLinked(res.owner, res.device_token, cloud.url, verifier);
     this.connected = true;
     this.deps.log.info('linked to cloud', { owner: res.owner.email, via: 'password' in creds ? 'password' : 'link_token' });
-    if (oldToken && before.owner?.id !== res.owner.id) {
+    const oldCloud = oldToken ? this.deps.cloud(before.cloudUrl) : null;
+    if (oldToken && oldCloud && (before.owner?.id !== res.owner.id || before.cloudUrl !== cloud.url)) {
       // The old account's record of this device is stale now; failing to tell it is not fatal.
-      await cloud.unlink(oldToken).catch((e: unknown) => this.deps.log.warn('could not unlink the previous account', { error: (e as Error).message }));
+      await oldCloud.unlink(oldToken).catch((e: unknown) => this.deps.log.warn('could not unlink the previous account', { error: (e as Error).message }));
     }
     return this.status();
   }
@@ -93,7 +98,8 @@ export class CloudLink {
     const token = this.deps.store.token();
     let notified = false;
     try {
-      if (token && this.deps.cloud) { await this.deps.cloud.unlink(token); notified = true; }
+      const cloud = this.deps.cloud(r.cloudUrl);
+      if (token && cloud) { await cloud.unlink(token); notified = true; }
     } catch (e) {
       // A revoked token means the cloud already forgot us; unreachable means it will learn later.
       this.deps.log.warn('cloud not told about the unlink', { error: (e as Error).message });
@@ -116,9 +122,10 @@ export class CloudLink {
   async resume(): Promise<CloudStatus> {
     const r = this.deps.store.read();
     const token = this.deps.store.token();
-    if (r.state !== 'linked' || !token || !this.deps.cloud) return this.status();
+    const cloud = this.deps.cloud(r.cloudUrl);
+    if (r.state !== 'linked' || !token || !cloud) return this.status();
     try {
-      await this.deps.cloud.self(token);
+      await cloud.self(token);
       this.connected = true;
       this.deps.log.info('cloud session resumed from the stored device token', { owner: r.owner?.email });
     } catch (e) {
@@ -144,7 +151,7 @@ export class CloudLink {
     const token = this.deps.store.token();
     if (r.state !== 'linked' || !r.owner || !token || !same(email, r.owner.email)) throw unauthorized();
     try {
-      await this.requireCloud().verifyOwner(token, r.owner.email, password);
+      await this.requireCloud(r.cloudUrl).verifyOwner(token, r.owner.email, password);
     } catch (e) {
       const err = e as AppError;
       if (err.code !== 'cloud_unreachable' && err.code !== 'cloud_not_configured') throw unauthorized();

@@ -24,7 +24,7 @@ export interface LinkRecord {
   changedAt: string;
 }
 
-export type FirstbootResult = 'pending' | 'linked' | 'offline' | 'applied' | 'error';
+export type FirstbootResult = 'pending' | 'linked' | 'offline' | 'applied' | 'missing' | 'error';
 export interface FirstbootRecord { result: FirstbootResult; error?: string; warnings?: string[]; at: string }
 
 export class LinkStore {
