@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startCloud, type TestCloud } from '../helpers/cloud.ts';
-import { createCloudClient } from '../../services/shared/cloud-client.ts';
+import { cloudClientFactory, createCloudClient } from '../../services/shared/cloud-client.ts';
 import { LinkStore } from '../../services/shared/link/store.ts';
 import { CloudLink } from '../../services/shared/link/service.ts';
 import { createLogger } from '../../services/shared/log.ts';
@@ -28,7 +28,7 @@ const logs: string[] = [];
 const log = createLogger({ scope: 'test', write: (l) => logs.push(l) });
 
 function makeLink(dataDir: string, opts: { printerSock?: string } = {}) {
-  const client = createCloudClient({ url: cloud.url, extraCa: cloud.ca!, log, attempts: 2, baseDelayMs: 20, timeoutMs: 2000 });
+  const client = cloudClientFactory({ defaultUrl: cloud.url, extraCa: cloud.ca!, log, attempts: 2, baseDelayMs: 20, timeoutMs: 2000 });
   const ipc = new IpcClient<PrinterApi>({ path: opts.printerSock ?? path.join(tmp, 'printer.sock'), service: 'printer', timeoutMs: 2000 });
   return new CloudLink({
     store: new LinkStore(dataDir), cloud: client, log,
@@ -111,7 +111,7 @@ test('link token path: one-time, no verifier until the first online owner login'
   // Another device cannot reuse it.
   const other = new CloudLink({
     store: new LinkStore(fs.mkdtempSync(path.join(tmp, 'data-'))), log,
-    cloud: createCloudClient({ url: cloud.url, extraCa: cloud.ca!, log, attempts: 1 }),
+    cloud: cloudClientFactory({ defaultUrl: cloud.url, extraCa: cloud.ca!, log, attempts: 1 }),
     device: () => ({ serial: 'pb-other', hostname: 'x', version: '0' }), activePrints: async () => ({ active: false, printers: [] }),
   });
   await assert.rejects(other.link({ link_token: token }), /already used/);
