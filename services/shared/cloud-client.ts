@@ -136,3 +136,18 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
     },
   };
 }
+
+/**
+ * Clients per cloud URL: a device talks to the cloud it was linked to (which printbox.txt may name)
+ * even if PRINTBOX_CLOUD_URL says otherwise; `undefined` means the configured default.
+ */
+export function cloudClientFactory(opts: Omit<CloudClientDeps, 'url'> & { defaultUrl?: string }): (url?: string) => CloudClient | null {
+  const cache = new Map<string, CloudClient>();
+  return (url) => {
+    const u = url ?? opts.defaultUrl;
+    if (!u) return null;
+    let c = cache.get(u);
+    if (!c) { c = createCloudClient({ ...opts, url: u }); cache.set(u, c); }
+    return c;
+  };
+}
