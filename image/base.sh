@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Stage 1: the Debian base rootfs as a tarball, built by mmdebstrap from Debian's packages only.
+# Cached in $CACHE keyed by packages.txt + this script, because it is the long pole (~9 min under qemu-user).
+# Usage: image/base.sh → prints the path of the cached tarball on stdout.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/host-tools.sh"
+CACHE="${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}"
+SUITE=trixie
+MIRROR=http://deb.debian.org/debian
+key=$(cat "$HERE/packages.txt" "$HERE/base.sh" | sha256sum | cut -c1-16)
+out="$CACHE/base-$key.tar"
+if [ -s "$out" ]; then echo "image: base rootfs cached ($out)" >&2; echo "$out"; exit 0; fi
+ensure_image_host
+mkdir -p "$CACHE"
+pkgs=$(grep -v '^#' "$HERE/packages.txt" | grep -v '^\s*$' | paste -sd, -)
+echo "image: building base rootfs with mmdebstrap (several minutes under qemu-user)…" >&2
+start=$SECONDS
+# Docs, man pages and locales are excluded to keep the card and the .xz small; Recommends are off so
+# nothing we did not list (ModemManager, brltty, …) can sneak in.
+mmdebstrap --arch=arm64 --variant=minbase --components=main,non-free-firmware \
+  --aptopt='APT::Install-Recommends "false"' --aptopt='APT::Install-Suggests "false"' \
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+  --include="$pkgs" \
+  "$SUITE" "$CACHE/base-$key.tmp.tar" \
+  "deb $MIRROR $SUITE main non-free-firmware" \
+  "deb $MIRROR $SUITE-updates main non-free-firmware" \
+  "deb http://deb.debian.org/debian-security $SUITE-security main non-free-firmware" >&2
+mv "$CACHE/base-$key.tmp.tar" "$out"
+echo "image: base rootfs built in $((SECONDS - start)) s ($(du -h "$out" | cut -f1))" >&2
+# Drop older bases so the cache does not grow without bound.
+find "$CACHE" -maxdepth 1 -name 'base-*.tar' ! -name "base-$key.tar" -delete
+echo "$out"

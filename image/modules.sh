@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Stage 2: production node_modules for arm64, built INSIDE an arm64 chroot (qemu-user) so the native
+# modules (authenticate-pam, sqlite3 against the system libsqlite3; argon2/serialport use their
+# linux-arm64 prebuilds) match the image. Build tools live only in this throwaway chroot, never in the
+# image. Cached as a tarball keyed by package-lock.json + the base rootfs.
+# Usage: image/modules.sh BASE_TAR → prints the path of the cached node_modules tarball.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+source "$HERE/host-tools.sh"
+source "$HERE/chroot.sh"
+CACHE="${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}"
+base="$1"
+key=$(cat "$ROOT/package-lock.json" "$ROOT/package.json" "$HERE/modules.sh" <(basename "$base") | sha256sum | cut -c1-16)
+out="$CACHE/node_modules-$key.tar"
+if [ -s "$out" ]; then echo "image: arm64 node_modules cached ($out)" >&2; echo "$out"; exit 0; fi
+ensure_image_host
+work=$(mktemp -d "$CACHE/builder.XXXXXX")
+trap 'rm -rf --one-file-system "$work"' EXIT
+start=$SECONDS
+echo "image: arm64 node_modules: preparing the builder chroot…" >&2
+tar -C "$work" -xf "$base"
+in_chroot "$work" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 make g++ libpam0g-dev libsqlite3-dev >/dev/null' >&2
+# npm (pure JS) and the Node 20 headers come from the host: N-API/NAN modules only need the headers of
+# the same major Node (ABI 115), and nodejs.org is not reachable for node-gyp to download them.
+# build_from_source=sqlite3 (a package name, understood by prebuild-install) skips its GitHub download
+# while argon2/serialport keep their shipped prebuilds.
+mkdir -p "$work/opt/npm" "$work/opt/node-headers/include/node" "$work/build"
+cp -a "$(npm root -g)/npm/." "$work/opt/npm/"
+cp -a /usr/include/node/. "$work/opt/node-headers/include/node/"
+cp "$ROOT/package.json" "$ROOT/package-lock.json" "$work/build/"
+echo "image: arm64 node_modules: npm ci --omit=dev under qemu-user (a few minutes)…" >&2
+in_chroot "$work" sh -c 'cd /build && npm_config_nodedir=/opt/node-headers npm_config_sqlite=/usr \
+  npm_config_build_from_source=sqlite3 npm_config_jobs=2 \
+  node /opt/npm/bin/npm-cli.js ci --omit=dev --no-audit --no-fund --loglevel=warn' >&2
+# Smoke-load every native module under arm64 Node before caching, so a broken build never reaches a card.
+in_chroot "$work" sh -c 'cd /build && node -e "
+  for (const m of [\"authenticate-pam\", \"argon2\", \"sqlite3\", \"@serialport/bindings-cpp\"]) { require(m); }
+  console.error(\"image: native modules load on\", process.arch, process.version);"' >&2
+tar -C "$work/build" -cf "$out.tmp" node_modules
+mv "$out.tmp" "$out"
+find "$CACHE" -maxdepth 1 -name 'node_modules-*.tar' ! -name "node_modules-$key.tar" -delete
+echo "image: arm64 node_modules built in $((SECONDS - start)) s ($(du -h "$out" | cut -f1))" >&2
+echo "$out"

@@ -1,0 +1,193 @@
+/**
+ * `npm run test:image` (issue 5 "Must show"): boots dist/printbox-arm64.img under QEMU with a test
+ * printbox.txt on its FAT partition that points at the reference cloud running here, then checks the
+ * appliance from the host only through forwarded ports. scripts/test-image.sh builds the image first.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { CloudStore } from '../../services/cloud/store.ts';
+import { createCloudServer } from '../../services/cloud/server.ts';
+import { createLogger } from '../../services/shared/log.ts';
+import { boot, exec, freePort, tail, waitFor, type Vm } from './qemu.ts';
+
+const DIST = path.resolve(import.meta.dirname, '../../dist');
+const BOOT_OFFSET = 4 * 1024 * 1024; // image/assemble.sh: FAT32 boot partition at 4 MiB
+const MIB = 1024 * 1024;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-image-test-'));
+const admin = { user: 'tester', password: `pb-${crypto.randomBytes(9).toString('base64url')}` };
+const owner = { email: 'owner@printbox.test', password: `cloud-${crypto.randomBytes(9).toString('base64url')}` };
+const other = { user: 'outsider', password: `ou-${crypto.randomBytes(9).toString('base64url')}` };
+const ports = { https: 0, http: 0, ssh: 0, cloud: 0 };
+const store = new CloudStore();
+const cloud = createCloudServer({ store, log: createLogger({ scope: 'cloud', level: 'warn' }) });
+const consoleLog = path.join(tmp, 'console.log');
+let vm: Vm | undefined;
+
+/** One HTTP(S) request to the forwarded guest port; the device's certificate is self-signed. */
+function request(url: string, opts: { method?: string; body?: unknown; cookie?: string } = {}) {
+  const u = new URL(url);
+  const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = (u.protocol === 'https:' ? https : http).request(u, {
+      method: opts.method ?? 'GET', rejectUnauthorized: false, timeout: 30_000,
+      headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}) },
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+const api = (p: string) => `https://127.0.0.1:${ports.https}${p}`;
+
+/** Runs a command on the guest over SSH as the first-boot admin (password login, as a user would). */
+async function ssh(cmd: string, opts: { user?: string; password?: string } = {}): Promise<string> {
+  const { stdout } = await exec('sshpass', ['-e', 'ssh', '-p', String(ports.ssh),
+    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+    '-o', 'PubkeyAuthentication=no', '-o', 'ConnectTimeout=20',
+    `${opts.user ?? admin.user}@127.0.0.1`, cmd], { env: { ...process.env, SSHPASS: opts.password ?? admin.password }, timeout: 120_000 });
+  return stdout;
+}
+const sudo = (cmd: string) => ssh(`echo '${admin.password}' | sudo -S -p '' sh -c '${cmd}'`);
+
+before(async () => {
+  for (const f of ['printbox-arm64.img', 'printbox-arm64.vmlinuz', 'printbox-arm64.initrd']) {
+    assert.ok(fs.existsSync(path.join(DIST, f)), `dist/${f} missing — run scripts/test-image.sh (it builds the image)`);
+  }
+  ports.https = await freePort(); ports.http = await freePort(); ports.ssh = await freePort();
+  store.addAccount(owner.email, owner.password);
+  await new Promise<void>((r) => cloud.listen(0, '127.0.0.1', r));
+  ports.cloud = (cloud.address() as { port: number }).port;
+
+  // A copy of the image, grown by 1 GiB like a bigger SD card, with the test printbox.txt on its FAT.
+  const img = path.join(tmp, 'test.img');
+  console.log('# copying the image');
+  await exec('cp', ['--sparse=always', path.join(DIST, 'printbox-arm64.img'), img]);
+  fs.truncateSync(img, fs.statSync(img).size + 1024 * MIB);
+  const cfg = path.join(tmp, 'printbox.txt');
+  fs.writeFileSync(cfg, [
+    '\uFEFF# written by test/image/boot.test.ts', // BOM and CRLF as a Windows editor would leave them
+    `admin_user = ${admin.user}`,
+    `admin_password = "${admin.password}"`,
+    'cloud_url = http://10.0.2.100',
+    `email = ${owner.email}`,
+    `password = ${owner.password}`,
+    '',
+  ].join('\r\n'));
+  await exec('mcopy', ['-o', '-i', `${img}@@${BOOT_OFFSET}`, cfg, '::printbox.txt']);
+
+  console.log(`# booting (console: ${consoleLog})`);
+  vm = boot({
+    image: img, kernel: path.join(DIST, 'printbox-arm64.vmlinuz'), initrd: path.join(DIST, 'printbox-arm64.initrd'),
+    hostForwards: { [ports.https]: 443, [ports.http]: 80, [ports.ssh]: 22 },
+    guestForwards: [{ guestIp: '10.0.2.100', guestPort: 80, hostPort: ports.cloud }],
+    consoleLog,
+  });
+  vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
+  try {
+    await waitFor('SSH login with the first-boot account', 8 * 60_000, async () => (await ssh('true')) === '' ? true : undefined);
+    await waitFor('HTTPS /api/health', 5 * 60_000, async () => (await request(api('/api/health'))).status === 200 ? true : undefined);
+  } catch (e) {
+    console.log(tail(consoleLog));
+    throw e;
+  }
+});
+
+after(async () => {
+  await vm?.stop();
+  await new Promise((r) => cloud.close(r));
+  if (process.env.PRINTBOX_KEEP_TEST_IMAGE) console.log(`# kept ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('HTTPS answers on the forwarded 443 with the health document', async () => {
+  const res = await request(api('/api/health'));
+  assert.equal(res.status, 200);
+  assert.equal(JSON.parse(res.body).ok, true);
+});
+
+test('plain HTTP redirects to HTTPS', async () => {
+  const res = await request(`http://127.0.0.1:${ports.http}/`);
+  assert.ok([301, 302, 307, 308].includes(res.status), `status ${res.status}`);
+  assert.match(String(res.headers.location), /^https:\/\//);
+});
+
+test('PAM login works with the first-boot admin account; a non-group account is refused', async () => {
+  const ok = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  assert.equal(ok.status, 200, ok.body);
+  assert.equal(JSON.parse(ok.body).method, 'pam');
+  await sudo(`id ${other.user} >/dev/null 2>&1 || useradd -m ${other.user}; echo ${other.user}:${other.password} | chpasswd`);
+  const refused = await request(api('/api/auth/login'), { method: 'POST', body: { username: other.user, password: other.password } });
+  assert.equal(refused.status, 401, refused.body);
+  const wrong = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: 'wrong-password' } });
+  assert.equal(wrong.status, 401);
+});
+
+test('the device is linked to the cloud owner and the secrets are gone from printbox.txt', async () => {
+  const devices = await waitFor('cloud link', 5 * 60_000, async () => {
+    const d = store.devicesOf(owner.email);
+    return d.length ? d : undefined;
+  });
+  assert.equal(devices.length, 1);
+  const login = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  const cookie = String(login.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+  const state = await waitFor('GET /api/cloud linked', 60_000, async () => {
+    const res = await request(api('/api/cloud'), { cookie });
+    const body = JSON.parse(res.body) as { state: string; owner?: unknown };
+    return body.state === 'linked' ? body : undefined;
+  });
+  assert.match(JSON.stringify(state.owner), /owner@printbox\.test/);
+  const txt = await sudo('cat /boot/firmware/printbox.txt');
+  assert.ok(!txt.includes(owner.password), 'cloud password still in printbox.txt');
+  assert.ok(!txt.includes(admin.password), 'admin password still in printbox.txt');
+  assert.match(txt, /email/);
+});
+
+test('SSH login works and every PrintBox unit is active', async () => {
+  assert.equal((await ssh('id -un')).trim(), admin.user);
+  const units = ['printbox.target', 'printbox-init.service', 'printbox-web.service', 'printbox-auth.socket',
+    'printbox-auth.service', 'printbox-printer.service', 'printbox-firstboot.service'];
+  const out = await ssh(`systemctl is-active ${units.join(' ')} || true`);
+  assert.deepEqual(out.trim().split('\n'), units.map(() => 'active'), `${units.join(' ')}:\n${out}`);
+});
+
+test('first boot: root grown to the card, fresh identity, no modem/braille daemons', async () => {
+  const rootSize = Number((await ssh('df --output=size -B1 / | tail -1')).trim());
+  const imageSize = fs.statSync(path.join(DIST, 'printbox-arm64.img')).size;
+  assert.ok(rootSize > imageSize + 300 * MIB, `root fs ${rootSize} not grown`);
+  assert.match((await ssh('cat /etc/machine-id')).trim(), /^[0-9a-f]{32}$/);
+  assert.match(await ssh('ls /etc/ssh'), /ssh_host_ed25519_key/);
+  assert.match(await sudo('cat /etc/issue.d/50-printbox.issue'), /([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+  assert.equal((await ssh('dpkg-query -W modemmanager brltty 2>/dev/null | wc -l')).trim(), '0');
+});
+
+test('idle RSS of the PrintBox services and the compressed image size', async () => {
+  const services = ['printbox-web', 'printbox-auth', 'printbox-printer'];
+  const out = await ssh(`for s in ${services.join(' ')}; do echo "$s $(systemctl show -p MemoryCurrent --value $s) $(ps -o rss= -p $(systemctl show -p MainPID --value $s) 2>/dev/null)"; done`);
+  let total = 0;
+  for (const line of out.trim().split('\n')) {
+    const [name, , rssKiB] = line.split(/\s+/);
+    const mib = Number(rssKiB) / 1024;
+    total += mib;
+    console.log(`# idle RSS ${name}: ${mib.toFixed(1)} MiB`);
+  }
+  console.log(`# idle RSS total: ${total.toFixed(1)} MiB (target ≤ 150 MiB)`);
+  const xz = path.join(DIST, 'printbox-arm64.img.xz');
+  if (fs.existsSync(xz)) {
+    const size = fs.statSync(xz).size;
+    console.log(`# compressed image: ${(size / 1e6).toFixed(1)} MB (target ≤ 250 MB)`);
+    assert.ok(size <= 250e6, 'image .xz above 250 MB');
+  }
+  assert.ok(total > 0 && total <= 150, `RSS ${total} MiB`);
+});
