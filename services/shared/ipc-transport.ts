@@ -34,12 +34,17 @@ export interface IpcServerOptions<A extends ApiMap> {
   log: Logger;
   /** File mode of the socket; access control is the socket's owner/group/mode. */
   mode?: number;
+  /**
+   * A listening socket inherited from systemd (printbox-auth.socket; see listenFds in systemd.ts).
+   * When set, path is informational: systemd created it with the unit's SocketUser/Group/Mode.
+   */
+  fd?: number;
 }
 
 export interface IpcServer { close(): Promise<void>; readonly path: string }
 
 export async function listenIpc<A extends ApiMap>(opts: IpcServerOptions<A>): Promise<IpcServer> {
-  try { fs.unlinkSync(opts.path); } catch { /* absent is fine */ }
+  if (opts.fd === undefined) try { fs.unlinkSync(opts.path); } catch { /* absent is fine */ }
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -69,9 +74,11 @@ export async function listenIpc<A extends ApiMap>(opts: IpcServerOptions<A>): Pr
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.path, () => { server.off('error', reject); resolve(); });
+    const ready = () => { server.off('error', reject); resolve(); };
+    if (opts.fd !== undefined) server.listen({ fd: opts.fd }, ready);
+    else server.listen(opts.path, ready);
   });
-  if (opts.mode !== undefined) fs.chmodSync(opts.path, opts.mode);
+  if (opts.mode !== undefined && opts.fd === undefined) fs.chmodSync(opts.path, opts.mode);
   return {
     path: opts.path,
     close: () => new Promise((resolve) => {

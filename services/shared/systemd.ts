@@ -32,3 +32,13 @@ export function createNotifier(env: Record<string, string | undefined>): Notifie
     },
   };
 }
+
+/**
+ * Sockets passed by systemd socket activation (sd_listen_fds): the first is fd 3. Returns [] when this
+ * process was not socket-activated, so callers fall back to binding their own path (dev, tests).
+ */
+export function listenFds(env: Record<string, string | undefined>, pid = process.pid): number[] {
+  if (Number(env.LISTEN_PID) !== pid) return [];
+  const n = Number(env.LISTEN_FDS);
+  return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => 3 + i) : [];
+}
