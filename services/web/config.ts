@@ -28,6 +28,8 @@ export const webSchema = {
   staticDir: str('PRINTBOX_STATIC_DIR', path.join(REPO, 'web/dist'), 'built web UI (index.html + assets/)'),
   pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'system groups whose members may log in (mapped to admin)'),
   sessionIdleMin: positive('PRINTBOX_SESSION_IDLE_MIN', 30, 'minutes of inactivity before a session ends', 60 * 24 * 30),
+  cloudUrl: str('PRINTBOX_CLOUD_URL', '', 'cloud to link to; empty = linking unavailable (offline mode still works)'),
+  cloudCa: str('PRINTBOX_CLOUD_CA', '', 'extra PEM CA file trusted for the cloud (private clouds, tests)'),
   sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
   ...securitySchema,
 } satisfies Schema;

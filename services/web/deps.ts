@@ -8,6 +8,7 @@ import type { Db } from '../shared/db.ts';
 import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
 import type { IpcClient } from '../shared/ipc-transport.ts';
 import type { Logger } from '../shared/log.ts';
+import type { CloudLink } from '../shared/link/service.ts';
 import type { WebConfig } from './config.ts';
 import type { HostCheck } from './hosts.ts';
 import type { OwnerVerifier } from './owner.ts';
@@ -50,6 +51,8 @@ export interface WebDeps {
   roles?: RoleResolver;
   apiKeys?: ApiKeyAuthenticator;
   audit?: AuditSink;
+  /** Cloud link use cases (issue 4, routes/cloud.ts); without it /api/cloud answers 503. */
+  cloud?: CloudLink;
   /** Issue 7: TOTP, session list, 2FA enforcement, custom roles (services/web/security). */
   security?: Security;
   now?: () => number;

@@ -25,7 +25,7 @@ import type { WebDeps } from './deps.ts';
 import { createHostCheck } from './hosts.ts';
 import { createSecurity } from './security/index.ts';
 import { WEB_MIGRATIONS } from './migrations.ts';
-import { unlinkedOwner } from './owner.ts';
+import { cloudOwnerVerifier, createWebCloudLink } from './cloud-owner.ts';
 import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
@@ -67,6 +67,11 @@ async function main(): Promise<void> {
   // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
   const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, log: log.child('security') });
 
+  // Issue 4: cloud link state in the data dir; unlink asks the printer service whether anything prints.
+  const cloud = createWebCloudLink({
+    dataDir: config.dataDir, cloudUrl: config.cloudUrl, cloudCa: config.cloudCa, version: pkg.version, log: log.child('cloud'),
+    activePrints: () => deps.printer.call('jobs.active', {}),
+  });
   const deps: WebDeps = {
     config,
     version: pkg.version,
@@ -74,7 +79,8 @@ async function main(): Promise<void> {
     db,
     pam: new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'authentication', timeoutMs: 15_000 }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
-    owner: unlinkedOwner,
+    owner: cloudOwnerVerifier(cloud),
+    cloud,
     throttle: new LoginThrottle(),
     hosts,
     tls,
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
   const httpPort = httpServer ? (httpServer.address() as AddressInfo).port : 0;
   log.info('listening', { https: httpsPort, http: httpPort, bind: bind ?? '*', sha256: tls.fingerprint256 });
   notifier.ready(`HTTPS on ${httpsPort}`);
+  void cloud.resume(); // autologin from the stored device token; never blocks startup on the network
   const stopWatchdog = notifier.startWatchdog();
 
   let stopping = false;

@@ -13,6 +13,7 @@ import { apiKeyRoutes } from './apikeys.ts';
 import { sessionRoutes } from './sessions.ts';
 import { auditRoutes } from './audit.ts';
 import { userRoutes } from './users.ts';
+import { cloudRoutes } from './cloud.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
@@ -24,4 +25,5 @@ export const routes: Route<WebDeps>[] = [
   ...sessionRoutes,
   ...auditRoutes,
   ...userRoutes,
+  ...cloudRoutes,
 ];
