@@ -126,6 +126,7 @@ export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 
     const req = (o: RequestOptions) => new Promise<Reply>((resolve, reject) => {
       const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
       const headers: Record<string, string> = { host: `localhost:${port}`, ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}) };
+      if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
       if (o.cookie) headers.cookie = o.cookie;
       if (o.bearer) headers.authorization = `Bearer ${o.bearer}`;
       Object.assign(headers, o.headers ?? {});
