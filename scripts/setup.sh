@@ -10,3 +10,7 @@ if [ "$mode" = test ]; then
   ensure_apt chromium iproute2 passwd printrun
 fi
 ensure_npm
+# PAM service of printbox-auth (issue 2): /etc/pam.d/printbox = common-auth + common-account.
+if [ "$(id -u)" = 0 ] && ! cmp -s "$ROOT/services/auth/printbox.pam" /etc/pam.d/printbox; then
+  install -m 0644 "$ROOT/services/auth/printbox.pam" /etc/pam.d/printbox
+fi

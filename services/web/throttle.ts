@@ -61,7 +61,8 @@ export class LoginThrottle {
     }
     for (const [k, policy] of keys) this.count(k, policy, now);
     return {
-      failed: () => undefined,
+      // the lockout runs from the verdict, not from the start: PAM itself takes ~2 s to say "wrong"
+      failed: () => { for (const [k, policy] of keys) this.rearm(k, policy, this.now()); },
       succeeded: () => { for (const [k] of keys) this.entries.delete(k); },
       abandoned: () => { for (const [k] of keys) this.uncount(k); },
     };
@@ -77,11 +78,20 @@ export class LoginThrottle {
     const e = this.fresh(key, now) ?? { attempts: 0, last: now, until: 0 };
     e.attempts += 1;
     e.last = now;
-    const over = e.attempts - policy.free;
-    if (over >= 0) e.until = now + Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(over, 30));
+    e.until = Math.max(e.until, this.lockUntil(e.attempts, policy, now));
     this.entries.delete(key); // re-insert so Map order is least-recently-used first
     this.entries.set(key, e);
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  private rearm(key: string, policy: ThrottlePolicy, now: number): void {
+    const e = this.entries.get(key);
+    if (e) e.until = Math.max(e.until, this.lockUntil(e.attempts, policy, now));
+  }
+
+  private lockUntil(attempts: number, policy: ThrottlePolicy, now: number): number {
+    const over = attempts - policy.free;
+    return over < 0 ? 0 : now + Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(over, 30));
   }
 
   private uncount(key: string): void {

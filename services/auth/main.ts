@@ -1,0 +1,74 @@
+/**
+ * printbox-auth composition root: the privileged PAM helper (runs as root, AF_UNIX only). It answers
+ * AuthApi on <runDir>/auth.sock (mode 0660, group printbox when that group exists) so the web
+ * process, running unprivileged, never reads /etc/shadow.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { commonSchema, list, loadConfig, str } from '../shared/config.ts';
+import type { AuthApi } from '../shared/ipc.ts';
+import { listenIpc } from '../shared/ipc-transport.ts';
+import { createLogger } from '../shared/log.ts';
+import { createNotifier } from '../shared/systemd.ts';
+import { lookupAccount } from './accounts.ts';
+import { createPamChecker, type PamAuthenticate } from './checker.ts';
+
+const authSchema = {
+  ...commonSchema,
+  pamService: str('PRINTBOX_PAM_SERVICE', 'printbox', 'PAM service name (/etc/pam.d/<name>)'),
+  pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'groups whose members may sign in; root only if "root" is listed'),
+};
+
+type PamModule = { authenticate(u: string, p: string, cb: (err?: string) => void, opts?: { serviceName?: string }): void };
+const pamModule = createRequire(import.meta.url)('authenticate-pam') as PamModule;
+const pam: PamAuthenticate = (username, password, service) => new Promise((resolve, reject) => {
+  pamModule.authenticate(username, password, (err) => (err ? reject(new Error(err)) : resolve()), { serviceName: service });
+});
+
+const groupId = (name: string) => new Promise<number | null>((resolve) => {
+  execFile('getent', ['group', name], (err, out) => resolve(err ? null : Number(out.split(':')[2])));
+});
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const { config, errors, warnings } = loadConfig(authSchema, env);
+  const log = createLogger({ scope: 'auth', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
+  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
+  warnings.forEach((w) => log.warn(`config: ${w}`));
+  if (process.getuid?.() !== 0) log.warn('not running as root: PAM can only check the password of the user running this helper');
+  if (!fs.existsSync(path.join('/etc/pam.d', config.pamService))) log.warn(`/etc/pam.d/${config.pamService} is missing; PAM falls back to "other" (usually deny all). Run scripts/setup.sh.`);
+
+  const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount });
+  fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
+  const sockPath = path.join(config.runDir, 'auth.sock');
+  const server = await listenIpc<AuthApi>({
+    path: sockPath,
+    log,
+    mode: 0o660,
+    handlers: {
+      'pam.authenticate': (p) => checker.authenticate(p.username, p.password),
+      'ping': async () => ({ ok: true }),
+    },
+  });
+  const gid = await groupId('printbox');
+  if (gid !== null && process.getuid?.() === 0) fs.chownSync(sockPath, 0, gid);
+  log.info('listening', { socket: sockPath, service: config.pamService, groups: config.pamGroups });
+  const notifier = createNotifier(env);
+  notifier.ready();
+
+  const stop = async (signal: string) => {
+    log.info('stopping', { signal });
+    notifier.stopping();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`printbox-auth failed to start: ${String((err as Error)?.stack ?? err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/**
+ * Real system accounts for PAM tests (issue 2): created with useradd + chpasswd, removed afterwards.
+ * Names are random (pbt_xxxxxx) so parallel runs never collide; nothing here touches existing users.
+ */
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+
+export interface TestUser {
+  name: string;
+  password: string;
+  remove(): void;
+}
+
+const run = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+
+export function groupExists(name: string): boolean {
+  try { run('getent', ['group', name]); return true; } catch { return false; }
+}
+
+/** Makes sure `name` exists; returns a cleanup that removes it only if this call created it. */
+export function ensureGroup(name: string): () => void {
+  if (groupExists(name)) return () => undefined;
+  run('groupadd', ['--system', name]);
+  return () => { try { run('groupdel', [name]); } catch { /* already gone */ } };
+}
+
+export interface CreateUserOptions {
+  groups?: string[];
+  /** A second account with uid 0 (useradd -o -u 0): proves "root refused" is about uid 0, not the name. */
+  uid0?: boolean;
+  password?: string;
+}
+
+export function createUser(opts: CreateUserOptions = {}): TestUser {
+  const name = `pbt_${crypto.randomBytes(3).toString('hex')}`;
+  const password = opts.password ?? `Pw-${crypto.randomBytes(9).toString('base64url')}`;
+  const args = ['--no-create-home', '--no-user-group', '--shell', '/usr/sbin/nologin'];
+  if (opts.groups?.length) args.push('--groups', opts.groups.join(','));
+  if (opts.uid0) args.push('--non-unique', '--uid', '0', '--gid', '0');
+  run('useradd', [...args, name]);
+  run('chpasswd', [], `${name}:${password}\n`);
+  return {
+    name,
+    password,
+    // -f: a uid-0 alias always "has running processes" (everything root runs), which userdel would refuse
+    remove: () => { try { run('userdel', ['-f', name]); } catch { /* already gone */ } },
+  };
+}
+
+/** usermod wrappers for account-state tests. */
+export const expireAccount = (name: string) => run('usermod', ['--expiredate', '1970-01-02', name]);
+export const lockAccount = (name: string) => run('usermod', ['--lock', name]);
