@@ -23,6 +23,8 @@ app="$rootfs/opt/printbox"; mkdir -p "$app"
 # tsc emits even when another area is mid-edit; a type error is reported, a missing entry point fails below.
 (cd "$ROOT" && npx tsc -p tsconfig.build.json --outDir "$app/build") >&2 || echo "image: WARNING: tsc reported errors" >&2
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$app/"
+# compiled code finds its version (require("../../package.json")) and "type": "module" next to build/services
+cp "$ROOT/package.json" "$app/build/package.json"
 if [ -f "$ROOT/web/vite.config.ts" ]; then
   (cd "$ROOT" && npx vite build --config web/vite.config.ts --outDir "$app/web/dist" --emptyOutDir --logLevel warn) >&2 \
     || echo "image: WARNING: web UI build failed; the image has no UI bundle" >&2
@@ -53,11 +55,11 @@ in_chroot "$rootfs" sh -euc '
   systemd-sysusers
   systemctl enable printbox.target printbox-init.service printbox-web.service printbox-auth.socket \
     printbox-printer.service printbox-firstboot.service printbox-issue.service \
-    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null 2>&1
+    NetworkManager.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null 2>&1
   systemctl set-default multi-user.target >/dev/null 2>&1
   # wait-online would hold network-online.target for 2 min while Wi-Fi is unconfigured; the linker
   # retries on its own, so nothing needs to wait for an address.
-  systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+  systemctl mask NetworkManager-wait-online.service >/dev/null 2>&1 || true
   # issue 5: exposure <= 2.5 for the web and printer units (threshold is in tenths)
   for u in printbox-web printbox-printer; do
     systemd-analyze security --offline=true --threshold=25 --no-pager /usr/lib/systemd/system/$u.service > /tmp/sa 2>&1 \

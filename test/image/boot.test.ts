@@ -26,7 +26,8 @@ const owner = { email: 'owner@printbox.test', password: `cloud-${crypto.randomBy
 const other = { user: 'outsider', password: `ou-${crypto.randomBytes(9).toString('base64url')}` };
 const ports = { https: 0, http: 0, ssh: 0, cloud: 0 };
 const store = new CloudStore();
-const cloud = createCloudServer({ store, log: createLogger({ scope: 'cloud', level: 'warn' }) });
+const cloudApp = createCloudServer({ store, log: createLogger({ scope: 'cloud', level: 'warn' }) });
+let cloud: https.Server;
 const consoleLog = path.join(tmp, 'console.log');
 let vm: Vm | undefined;
 
@@ -61,12 +62,51 @@ async function ssh(cmd: string, opts: { user?: string; password?: string } = {})
 }
 const sudo = (cmd: string) => ssh(`echo '${admin.password}' | sudo -S -p '' sh -c '${cmd}'`);
 
+/** A self-signed CA-capable certificate for the cloud's guest-side address. */
+async function cloudCertificate(): Promise<{ key: string; cert: string }> {
+  const key = path.join(tmp, 'cloud.key');
+  const cert = path.join(tmp, 'cloud.pem');
+  await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', '/CN=printbox test cloud', '-addext', 'subjectAltName=IP:10.0.2.100', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-keyout', key, '-out', cert]);
+  return { key: fs.readFileSync(key, 'utf8'), cert: fs.readFileSync(cert, 'utf8') };
+}
+
+/**
+ * Writes /etc/printbox/printbox.env (PRINTBOX_CLOUD_CA) and the CA into the image's ext4 root with
+ * debugfs — the site-override file the units read — by copying the partition out and back (no loop mounts).
+ */
+async function injectCloudCa(img: string, caPem: string): Promise<void> {
+  const table = JSON.parse((await exec('sfdisk', ['-J', img])).stdout) as { partitiontable: { partitions: Array<{ start: number; size: number }> } };
+  const rootPart = table.partitiontable.partitions[1]!;
+  const part = path.join(tmp, 'root.ext4');
+  const dd = (args: string[]) => exec('dd', ['bs=1M', 'status=none', 'conv=notrunc', ...args]);
+  const startMiB = (rootPart.start * 512) / MIB;
+  await dd([`if=${img}`, `of=${part}`, `skip=${startMiB}`, `count=${(rootPart.size * 512) / MIB}`]);
+  const env = path.join(tmp, 'printbox.env');
+  const ca = path.join(tmp, 'test-cloud-ca.pem');
+  fs.writeFileSync(env, 'PRINTBOX_CLOUD_CA=/etc/printbox/test-cloud-ca.pem\n', { mode: 0o644 });
+  fs.writeFileSync(ca, caPem, { mode: 0o644 });
+  const cmds = ['rm /etc/printbox/printbox.env', `write ${env} /etc/printbox/printbox.env`, `write ${ca} /etc/printbox/test-cloud-ca.pem`];
+  const cmdFile = path.join(tmp, 'debugfs.cmds');
+  fs.writeFileSync(cmdFile, cmds.join('\n') + '\n');
+  await exec('debugfs', ['-w', '-f', cmdFile, part]);
+  const check = (await exec('debugfs', ['-R', 'cat /etc/printbox/printbox.env', part])).stdout;
+  assert.match(check, /PRINTBOX_CLOUD_CA/);
+  await dd([`if=${part}`, `of=${img}`, `seek=${startMiB}`]);
+  fs.rmSync(part);
+}
+
 before(async () => {
   for (const f of ['printbox-arm64.img', 'printbox-arm64.vmlinuz', 'printbox-arm64.initrd']) {
     assert.ok(fs.existsSync(path.join(DIST, f)), `dist/${f} missing — run scripts/test-image.sh (it builds the image)`);
   }
   ports.https = await freePort(); ports.http = await freePort(); ports.ssh = await freePort();
   store.addAccount(owner.email, owner.password);
+  // The device insists on an https:// cloud (services/linker/parse.ts), so the reference cloud gets a
+  // certificate for the guest-side address 10.0.2.100, trusted through PRINTBOX_CLOUD_CA.
+  const tls = await cloudCertificate();
+  cloud = https.createServer(tls, (req, res) => { cloudApp.emit('request', req, res); });
   await new Promise<void>((r) => cloud.listen(0, '127.0.0.1', r));
   ports.cloud = (cloud.address() as { port: number }).port;
 
@@ -74,13 +114,14 @@ before(async () => {
   const img = path.join(tmp, 'test.img');
   console.log('# copying the image');
   await exec('cp', ['--sparse=always', path.join(DIST, 'printbox-arm64.img'), img]);
+  await injectCloudCa(img, tls.cert);
   fs.truncateSync(img, fs.statSync(img).size + 1024 * MIB);
   const cfg = path.join(tmp, 'printbox.txt');
   fs.writeFileSync(cfg, [
     '\uFEFF# written by test/image/boot.test.ts', // BOM and CRLF as a Windows editor would leave them
     `admin_user = ${admin.user}`,
     `admin_password = "${admin.password}"`,
-    'cloud_url = http://10.0.2.100',
+    'cloud_url = https://10.0.2.100',
     `email = ${owner.email}`,
     `password = ${owner.password}`,
     '',
@@ -91,7 +132,7 @@ before(async () => {
   vm = boot({
     image: img, kernel: path.join(DIST, 'printbox-arm64.vmlinuz'), initrd: path.join(DIST, 'printbox-arm64.initrd'),
     hostForwards: { [ports.https]: 443, [ports.http]: 80, [ports.ssh]: 22 },
-    guestForwards: [{ guestIp: '10.0.2.100', guestPort: 80, hostPort: ports.cloud }],
+    guestForwards: [{ guestIp: '10.0.2.100', guestPort: 443, hostPort: ports.cloud }],
     consoleLog,
   });
   vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
