@@ -3,7 +3,7 @@
  * mirroring the printer service's PrinterEvent). If the stream is unavailable the UI falls back to
  * polling GET /api/printers so it still works, just less promptly.
  */
-import { get } from './api.ts';
+import { get, message } from './api.ts';
 import type { JobInfo, PrinterInfo, Temperatures } from './types.ts';
 
 export interface Sample { t: number; temps: Temperatures }
@@ -19,6 +19,8 @@ export const live = $state({
   /** 'live' = SSE open, 'polling' = fallback, 'offline' = neither works. */
   mode: 'offline' as 'live' | 'polling' | 'offline',
   loaded: false,
+  /** Why printers cannot be listed (printer service down …); '' when fine. */
+  error: '',
 });
 
 function record(id: string, temps: Temperatures | undefined): void {
@@ -33,6 +35,7 @@ function record(id: string, temps: Temperatures | undefined): void {
 }
 
 function setPrinters(list: PrinterInfo[]): void {
+  live.error = '';
   const next: Record<string, PrinterInfo> = {};
   for (const p of list) { next[p.id] = p; record(p.id, p.temperatures); }
   live.printers = next;
@@ -85,8 +88,10 @@ let retryTimer: ReturnType<typeof setTimeout> | null = null;
 async function poll(): Promise<void> {
   try {
     setPrinters(await get<PrinterInfo[]>('/api/printers'));
+    live.error = '';
     if (live.mode !== 'live') live.mode = 'polling';
-  } catch {
+  } catch (e) {
+    live.error = message(e);
     if (live.mode !== 'live') live.mode = 'offline';
   }
 }
@@ -141,4 +146,5 @@ export function disconnectLive(): void {
   live.history = {};
   live.logs = {};
   live.loaded = false;
+  live.error = '';
 }

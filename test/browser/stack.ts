@@ -1,0 +1,63 @@
+/**
+ * The real PrintBox processes a browser test drives: PAM helper + web (+ printer service and the
+ * reference cloud when a test asks), on the machine's non-loopback address so the browser is a
+ * remote client and must sign in. Built on test/helpers/web.ts; stop() ends everything started.
+ */
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
+import { REPO, startAuth, startWeb, tempDir, type AuthHelper, type WebServer } from '../helpers/web.ts';
+import { externalAddress } from './support.ts';
+
+export interface UiStack {
+  base: string;
+  web: WebServer;
+  auth: AuthHelper;
+  user: TestUser;
+  dataDir: string;
+  runDir: string;
+  /** SHA-256 fingerprint of the device certificate, as browsers show it. */
+  fingerprint: string;
+  stop(): Promise<void>;
+}
+
+/** The UI build the web serves; built once if missing (npm test builds it before the suites). */
+export function ensureWebBuild(): string {
+  const dist = path.join(REPO, 'web/dist');
+  if (!fs.existsSync(path.join(dist, 'index.html'))) {
+    execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'error'], { cwd: REPO, stdio: 'inherit' });
+  }
+  return dist;
+}
+
+export interface StackOptions { env?: Record<string, string> }
+
+export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
+  const staticDir = ensureWebBuild();
+  const removeGroup = ensureGroup('printbox');
+  const user = createUser({ groups: ['printbox'] });
+  const dataDir = tempDir('ui-data');
+  const runDir = tempDir('ui-run');
+  const host = externalAddress();
+  const cleanups: (() => Promise<void> | void)[] = [() => user.remove(), removeGroup];
+  try {
+    const auth = await startAuth({ runDir });
+    cleanups.unshift(() => auth.stop());
+    const web = await startWeb({ dataDir, runDir, env: { PRINTBOX_BIND: host, PRINTBOX_STATIC_DIR: staticDir, ...opts.env } });
+    cleanups.unshift(() => web.stop());
+    const fingerprint = new crypto.X509Certificate(web.ca).fingerprint256;
+    return {
+      base: `https://${host}:${web.httpsPort}`, web, auth, user, dataDir, runDir, fingerprint,
+      async stop() {
+        for (const c of cleanups) await c();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.rmSync(runDir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    for (const c of cleanups) await c();
+    throw e;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Issue 6 in a real browser: sign-in with a real PAM account over real HTTPS from a non-local
+ * address, wrong password message, settings (certificate fingerprint, sessions), system screen,
+ * sign out, and the lockout wait time from Retry-After. Screenshots go to test-artifacts/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import { after, before, test } from 'node:test';
+import { launch, screenshot, type LaunchedBrowser } from './support.ts';
+import { startUiStack, type UiStack } from './stack.ts';
+
+let stack: UiStack;
+let b: LaunchedBrowser;
+const pageErrors: string[] = [];
+
+before(async () => {
+  stack = await startUiStack();
+  b = await launch();
+  b.page.on('pageerror', (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await b?.close();
+  await stack?.stop();
+});
+
+async function signIn(account: string, password: string) {
+  const p = b.page;
+  await p.getByLabel('Username or cloud email').fill(account);
+  await p.getByLabel('Password', { exact: true }).fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('the sign-in screen explains which accounts work', async () => {
+  await b.page.goto(stack.base + '/');
+  await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+  const text = await b.page.locator('form').innerText();
+  assert.match(text, /your device's SSH account, or the cloud account this printer box is linked to/);
+  await screenshot(b.page, 'login');
+});
+
+test('a wrong password shows a clear message and no session', async () => {
+  await signIn(stack.user.name, 'definitely-not-the-password');
+  const alert = b.page.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /Wrong username or password/);
+  assert.equal(await b.page.getByLabel('Password', { exact: true }).inputValue(), '', 'password field cleared');
+  await screenshot(b.page, 'login-wrong-password');
+  const status = await b.page.evaluate(async () => (await fetch('/api/auth/session')).status);
+  assert.equal(status, 401);
+});
+
+test('the PAM account signs in and sees the app', async () => {
+  await signIn(stack.user.name, stack.user.password);
+  await b.page.getByRole('navigation', { name: 'Main' }).waitFor();
+  assert.equal(await b.page.locator('.who span').innerText(), stack.user.name);
+  await b.page.getByRole('heading', { name: 'Printers' }).waitFor();
+  const session = await b.page.evaluate(async () => (await fetch('/api/auth/session')).json());
+  assert.equal(session.user, stack.user.name);
+  assert.equal(session.method, 'pam', 'the browser is a remote client, not the local bypass');
+  await screenshot(b.page, 'printers-no-printer-service');
+});
+
+test('settings show the device certificate fingerprint and this session', async () => {
+  const session = await b.page.evaluate(async () => (await fetch('/api/auth/session')).json());
+  await b.page.getByRole('link', { name: 'Settings' }).click();
+  const fp = b.page.getByTestId('tls-fingerprint');
+  await fp.waitFor();
+  assert.equal(await fp.innerText(), stack.fingerprint);
+  const pem = await b.page.evaluate(async () => (await fetch('/api/settings/tls/cert.pem')).text());
+  assert.match(pem, /BEGIN CERTIFICATE/);
+  const sessions = b.page.getByRole('region', { name: 'Sessions' });
+  await sessions.getByText('this browser').waitFor();
+  // The test account is in group printbox → operator (default PRINTBOX_ROLE_MAP): no admin panels, no cloud linking.
+  assert.equal(session.role, 'operator');
+  assert.equal(await b.page.getByRole('region', { name: 'API keys' }).count(), 0);
+  assert.equal(await b.page.getByRole('button', { name: 'Link to cloud' }).count(), 0);
+  await screenshot(b.page, 'settings');
+});
+
+test('the system screen shows this machine and a service log', async () => {
+  await b.page.getByRole('link', { name: 'System' }).click();
+  await b.page.getByTestId('cpu-load').waitFor();
+  const proc = await b.page.getByRole('region', { name: 'Processor' }).innerText();
+  assert.match(proc, new RegExp(os.hostname()));
+  assert.match(proc, new RegExp(`of ${os.cpus().length} cores`));
+  await b.page.getByRole('combobox', { name: 'Service' }).selectOption('printbox-auth');
+  await b.page.getByRole('button', { name: 'Show log' }).click();
+  await b.page.getByLabel('Log of printbox-auth').waitFor();
+  await screenshot(b.page, 'system');
+});
+
+test('sign out returns to the sign-in screen and ends the session', async () => {
+  await b.page.getByRole('button', { name: 'Sign out' }).click();
+  await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+  const status = await b.page.evaluate(async () => (await fetch('/api/auth/session')).status);
+  assert.equal(status, 401);
+  await b.page.reload();
+  await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+});
+
+test('repeated wrong passwords lock the form and show the wait time from Retry-After', async () => {
+  let retryAfter: string | null = null;
+  b.page.on('response', (r) => { if (r.url().endsWith('/api/auth/login') && r.status() === 429) retryAfter = r.headers()['retry-after'] ?? null; });
+  for (let i = 0; i < 15 && retryAfter === null; i++) {
+    await b.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await b.page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('button[type=submit]')?.textContent?.includes('Signing'));
+    await signIn(stack.user.name, `wrong-${i}`);
+    await b.page.getByRole('alert').waitFor();
+    await b.page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('button[type=submit]')?.textContent?.includes('Signing'));
+  }
+  assert.ok(retryAfter, 'the server answered 429 within 15 attempts');
+  const alert = await b.page.getByRole('alert').innerText();
+  assert.match(alert, new RegExp(`wait ${retryAfter} seconds`));
+  assert.match(alert, /try again in \d+ s/);
+  assert.ok(await b.page.getByRole('button', { name: 'Sign in' }).isDisabled(), 'submit disabled while locked out');
+  await screenshot(b.page, 'login-lockout');
+});
+
+test('the sign-in screen fits a phone', async () => {
+  await b.page.setViewportSize({ width: 390, height: 844 });
+  await b.page.reload();
+  await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+  const overflow = await b.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await screenshot(b.page, 'login-phone');
+});
+
+test('no uncaught errors in the page', () => {
+  assert.deepEqual(pageErrors, []);
+});
