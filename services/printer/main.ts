@@ -1,0 +1,83 @@
+/**
+ * printbox-printer composition root (STYLE.md): the only reader of process.env here. Opens the job
+ * database and file store, starts virtual printers if asked, discovers ports, serves printer.sock.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { loadConfig } from '../shared/config.ts';
+import { FileStore } from '../shared/files.ts';
+import { listenIpc } from '../shared/ipc-transport.ts';
+import type { PrinterApi } from '../shared/ipc.ts';
+import { createLogger } from '../shared/log.ts';
+import { createNotifier } from '../shared/systemd.ts';
+import { printerSchema } from './config.ts';
+import { printerHandlers } from './ipc-server.ts';
+import { JobStore } from './jobs/job-store.ts';
+import { PrinterManager } from './manager.ts';
+import { openSerialPort } from './serial/port.ts';
+import { VirtualPrinter } from './virtual/virtual-printer.ts';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const { config, errors, warnings } = loadConfig(printerSchema, env);
+  const log = createLogger({ scope: 'printer', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
+  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
+  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const notifier = createNotifier(env);
+
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+  fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
+  const files = new FileStore(path.join(config.dataDir, 'files'));
+  await files.init();
+  const store = await JobStore.open(path.join(config.dataDir, 'printer.db'));
+
+  const virtuals: VirtualPrinter[] = [];
+  const extra = [...config.serialPorts];
+  if (config.virtualPrinters > 0) {
+    const dir = path.join(config.runDir, 'virtual');
+    fs.mkdirSync(dir, { recursive: true });
+    for (let i = 1; i <= config.virtualPrinters; i++) {
+      virtuals.push(await VirtualPrinter.create({ link: path.join(dir, `virtual-${i}`), name: `PrintBox Virtual ${i}`, seed: i, latencyMs: 5 }));
+    }
+    extra.push(path.join(dir, 'virtual-*'));
+  }
+
+  const manager = new PrinterManager({
+    discovery: { byIdDir: '/dev/serial/by-id', extra, log: log.child('discovery') },
+    baudrates: config.baudrates, openPort: openSerialPort, store, files, log,
+  });
+  await manager.start();
+  // 0660: web (group printbox) may connect; nobody else. The unit's Group= gives the socket its group.
+  const server = await listenIpc<PrinterApi>({
+    path: path.join(config.runDir, 'printer.sock'), mode: 0o660, log: log.child('ipc'),
+    handlers: printerHandlers({ manager, store, files, version: pkg.version }),
+  });
+  notifier.ready('printers: ' + manager.list().length);
+  const stopWatchdog = notifier.startWatchdog();
+  log.info('printer service ready', { socket: server.path, virtual: virtuals.length, extra });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    notifier.stopping();
+    stopWatchdog();
+    // A running print is checkpointed as interrupted, not lost: the next start reports it as paused.
+    await server.close();
+    await manager.stop();
+    await Promise.all(virtuals.map((v) => v.close()));
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`printbox-printer failed to start: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
