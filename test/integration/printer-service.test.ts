@@ -1,0 +1,83 @@
+/**
+ * The printer service as a real process on printer.sock: discovery of a pty port from
+ * PRINTBOX_SERIAL_PORTS, printing over IPC, and kill -9 mid-print → after restart the interrupted job
+ * is reported honestly (paused, reason service-restart, progress from the SQLite checkpoint) and resumes.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { FileStore } from '../../services/shared/files.ts';
+import type { PrinterApi } from '../../services/shared/ipc.ts';
+import { IpcClient } from '../../services/shared/ipc-transport.ts';
+import { gcodeLines, tempDir, VirtualPrinter } from '../helpers/virtual-printer.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function startService(dir: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'services/printer/main.ts')], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME,
+      PRINTBOX_DATA_DIR: path.join(dir, 'data'), PRINTBOX_RUN_DIR: path.join(dir, 'run'),
+      PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: '115200', PRINTBOX_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', process.env.PRINTBOX_TEST_DEBUG ? 'inherit' : 'ignore'],
+  });
+}
+
+async function until<T>(fn: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch { /* service not up yet */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('kill -9 mid-print: the restarted service reports the interrupted job and can resume it', { timeout: 90_000 }, async () => {
+  const dir = tempDir('svc');
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 115_200, latencyMs: 2, record: true });
+  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer', timeoutMs: 5000 });
+  let svc = startService(dir);
+  try {
+    const printer = await until(async () => (await client.call('printers.list', {})).find((p) => p.state === 'idle'), 20_000, 'printer idle');
+    assert.equal(printer.id, 'vp-1');
+    assert.equal(printer.name, 'PrintBox Virtual');
+    assert.equal(printer.capabilities?.ADVANCED_OK, true);
+    const files = new FileStore(path.join(dir, 'data', 'files'));
+    const lines = ['M104 S210', ...gcodeLines(4000)];
+    await files.save('crash.gcode', lines.join('\n'));
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'crash.gcode' });
+    await assert.rejects(client.call('jobs.start', { printerId: 'vp-1', file: 'crash.gcode' }), { status: 409 });
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 1000, 20_000, 'progress');
+    await new Promise((r) => setTimeout(r, 1200)); // past a checkpoint
+
+    svc.kill('SIGKILL');
+    await new Promise((r) => svc.once('exit', r));
+    await assert.rejects(client.call('ping', {}), { status: 503 });
+
+    svc = startService(dir);
+    const job = await until(async () => client.call('jobs.get', { printerId: 'vp-1' }), 20_000, 'job after restart');
+    assert.equal(job.state, 'paused');
+    assert.equal(job.reason, 'service-restart');
+    assert.ok(job.lines_sent > 1000 && job.lines_sent < 4001, `progress from the checkpoint (${job.lines_sent})`);
+    const active = await client.call('jobs.active', {});
+    assert.equal(active.active, false, 'an interrupted job is not claimed to be printing');
+    await until(async () => (await client.call('printers.get', { id: 'vp-1' })).state === 'paused', 20_000, 'reconnected');
+    await client.call('jobs.resume', { printerId: 'vp-1' });
+    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'done');
+    assert.equal(done.state, 'done');
+    const moves = vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
+    assert.deepEqual(moves.slice(-100), lines.slice(-100), 'finished the file');
+    assert.ok(vp.sim.executed.includes('M109 S210'), 'recovery re-heated to the recorded temperature');
+    const history = await client.call('jobs.history', {});
+    assert.equal(history[0]?.state, 'done');
+  } finally {
+    svc.kill('SIGTERM');
+    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
+    await vp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
