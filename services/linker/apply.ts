@@ -15,6 +15,11 @@ export interface ApplyDeps {
   root: string;
   /** Sets the running kernel's hostname; only passed on a real device. */
   setRuntimeHostname?: (name: string) => Promise<void>;
+  /**
+   * Makes NetworkManager load the new keyfile now; only passed on a real device. Linking right after
+   * needs the Wi-Fi, so this cannot wait for the unit's ExecStartPost (which runs after we exit).
+   */
+  reloadNetwork?: (country?: string) => Promise<void>;
 }
 
 const at = (root: string, p: string) => path.join(root, p);
@@ -69,7 +74,11 @@ function applySshKey(root: string, key: string): void {
 export async function applySystemSettings(deps: ApplyDeps, s: BootSettings): Promise<string[]> {
   const done: string[] = [];
   if (s.hostname) { await applyHostname(deps, s.hostname); done.push(`hostname ${s.hostname}`); }
-  if (s.wifi) { applyWifi(deps.root, s.wifi); done.push(`Wi-Fi "${s.wifi.ssid}"`); }
+  if (s.wifi) {
+    applyWifi(deps.root, s.wifi);
+    await deps.reloadNetwork?.(s.wifi.country);
+    done.push(`Wi-Fi "${s.wifi.ssid}"`);
+  }
   if (s.sshKey) { applySshKey(deps.root, s.sshKey); done.push('SSH key'); }
   return done;
 }

@@ -48,12 +48,20 @@ async function main(): Promise<number> {
     activePrints: async () => ({ active: false, printers: [] }),
   });
   const root = values.root ?? '/';
+  // Best effort, real device only: tools missing or failing must not stop the rest of first boot.
+  const run = (cmd: string, args: string[]) => new Promise<void>((resolve) => execFile(cmd, args, { timeout: 20_000 }, () => resolve()));
   const num = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
   const outcome = await runFirstboot({
     bootDir: config.bootDir, store, link, log,
     apply: {
       root,
-      ...(root === '/' ? { setRuntimeHostname: (name: string) => new Promise<void>((resolve) => execFile('hostname', [name], () => resolve())) } : {}),
+      ...(root === '/' ? {
+        setRuntimeHostname: (name: string) => run('hostname', [name]),
+        reloadNetwork: async (country?: string) => {
+          if (country) await run('iw', ['reg', 'set', country]);
+          await run('nmcli', ['connection', 'reload']);
+        },
+      } : {}),
     },
     retry: { baseMs: num(values['retry-base-ms'], 2000), maxMs: num(values['retry-max-ms'], 60_000), deadlineMs: num(values['deadline-ms'], 15 * 60_000) },
   });

@@ -6,6 +6,8 @@
 
 export const KEYS = ['cloud_url', 'email', 'password', 'link_token', 'offline', 'hostname', 'wifi_ssid', 'wifi_password', 'wifi_country', 'ssh_authorized_key'] as const;
 export type Key = (typeof KEYS)[number];
+/** Keys printbox-init (image/overlay/usr/lib/printbox/init.sh) consumes before we run: known, not ours. */
+const INIT_KEYS: ReadonlySet<string> = new Set(['admin_user', 'admin_password']);
 /** Values removed from the file once used (CONTRACT.md: "secret values are removed … never logged"). */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'link_token', 'wifi_password']);
 export const MAX_BYTES = 64 * 1024;
@@ -78,6 +80,7 @@ export function parseBootFile(buf: Buffer): Parsed {
   lines.forEach((l, i) => {
     if (l.key === undefined) return;
     if (l.key === '') { warnings.push(`line ${i + 1}: ignored, not "key = value"`); return; }
+    if (INIT_KEYS.has(l.key)) return;
     if (!(KEYS as readonly string[]).includes(l.key)) { warnings.push(`line ${i + 1}: unknown key "${l.key}" ignored`); return; }
     if (values.has(l.key)) warnings.push(`line ${i + 1}: "${l.key}" given twice; the last one counts`);
     values.set(l.key, l.value ?? '');
