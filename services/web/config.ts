@@ -21,8 +21,8 @@ const positive = (env: string, def: number, describe: string, max: number): Fiel
 
 export const webSchema = {
   ...commonSchema,
-  httpPort: port('PRINTBOX_HTTP_PORT', 80, 'plain HTTP; only redirects to HTTPS (0 = off)'),
-  httpsPort: port('PRINTBOX_HTTPS_PORT', 443, 'HTTPS UI and API'),
+  httpPort: port('PRINTBOX_HTTP_PORT', 80, 'plain HTTP; only redirects to HTTPS (0 = any free port)'),
+  httpsPort: port('PRINTBOX_HTTPS_PORT', 443, 'HTTPS UI and API (0 = any free port)'),
   bind: str('PRINTBOX_BIND', '', 'address to listen on; empty = all addresses'),
   hostname: str('PRINTBOX_HOSTNAME', '', 'device name for the TLS cert and Host allow-list; empty = the OS hostname'),
   staticDir: str('PRINTBOX_STATIC_DIR', path.join(REPO, 'web/dist'), 'built web UI (index.html + assets/)'),

@@ -97,12 +97,9 @@ async function main(): Promise<void> {
   const httpsServer = https.createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, app);
   await listen(httpsServer, config.httpsPort, bind);
   const httpsPort = (httpsServer.address() as AddressInfo).port;
-  let httpServer: http.Server | undefined;
-  if (config.httpPort !== 0) {
-    httpServer = http.createServer(redirectToHttps({ hosts, httpsPort }));
-    await listen(httpServer, config.httpPort, bind);
-  }
-  const httpPort = httpServer ? (httpServer.address() as AddressInfo).port : 0;
+  const httpServer = http.createServer(redirectToHttps({ hosts, httpsPort }));
+  await listen(httpServer, config.httpPort, bind);
+  const httpPort = (httpServer.address() as AddressInfo).port;
   log.info('listening', { https: httpsPort, http: httpPort, bind: bind ?? '*', sha256: tls.fingerprint256 });
   notifier.ready(`HTTPS on ${httpsPort}`);
   void cloud.resume(); // autologin from the stored device token; never blocks startup on the network
@@ -115,7 +112,7 @@ async function main(): Promise<void> {
     log.info('stopping', { signal });
     notifier.stopping();
     stopWatchdog();
-    for (const s of [httpsServer, httpServer]) { s?.close(); s?.closeAllConnections(); }
+    for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); }
     await db.close().catch(() => undefined);
     await new Promise<void>((resolve) => sessDb.close(() => resolve()));
     process.exit(0);
