@@ -102,7 +102,8 @@ async function main(): Promise<void> {
   const httpPort = (httpServer.address() as AddressInfo).port;
   log.info('listening', { https: httpsPort, http: httpPort, bind: bind ?? '*', sha256: tls.fingerprint256 });
   notifier.ready(`HTTPS on ${httpsPort}`);
-  void cloud.resume(); // autologin from the stored device token; never blocks startup on the network
+  // Autologin from the stored device token; never blocks startup on the network.
+  cloud.resume().catch((e: unknown) => log.warn('cloud resume failed', { error: String(e) }));
   const stopWatchdog = notifier.startWatchdog();
 
   let stopping = false;
