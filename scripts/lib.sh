@@ -24,7 +24,9 @@ ensure_npm() {
   [ -f node_modules/.printbox-stamp ] && have=$(cat node_modules/.printbox-stamp)
   if [ "$want" != "$have" ]; then
     echo "setup: installing npm dependencies" >&2
-    npm ci --no-audit --no-fund >&2
+    # npm ci refuses a lockfile without entries for optional platform packages the registry lacks
+    # (vite's napi-windows-process-start-time is a 404 on some mirrors); npm install tolerates that.
+    npm ci --no-audit --no-fund >&2 || npm install --no-audit --no-fund >&2
     echo "$want" > node_modules/.printbox-stamp
   fi
 }
