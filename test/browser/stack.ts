@@ -8,7 +8,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
-import { REPO, startAuth, startWeb, tempDir, type AuthHelper, type WebServer } from '../helpers/web.ts';
+import { startCloud, type TestCloud } from '../helpers/cloud.ts';
+import { REPO, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
 import { externalAddress } from './support.ts';
 
 export interface UiStack {
@@ -20,6 +21,10 @@ export interface UiStack {
   runDir: string;
   /** SHA-256 fingerprint of the device certificate, as browsers show it. */
   fingerprint: string;
+  /** The reference cloud, when asked for (the device is configured to use it). */
+  cloud?: TestCloud;
+  /** printbox-printer with one virtual printer, when asked for. */
+  printer?: Service;
   stop(): Promise<void>;
 }
 
@@ -32,7 +37,11 @@ export function ensureWebBuild(): string {
   return dist;
 }
 
-export interface StackOptions { env?: Record<string, string> }
+export interface StackOptions {
+  env?: Record<string, string>;
+  cloud?: boolean;
+  printer?: boolean;
+}
 
 export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
   const staticDir = ensureWebBuild();
@@ -45,11 +54,25 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
   try {
     const auth = await startAuth({ runDir });
     cleanups.unshift(() => auth.stop());
-    const web = await startWeb({ dataDir, runDir, env: { PRINTBOX_BIND: host, PRINTBOX_STATIC_DIR: staticDir, ...opts.env } });
+    const env: Record<string, string> = { PRINTBOX_BIND: host, PRINTBOX_STATIC_DIR: staticDir, ...opts.env };
+    let cloud: TestCloud | undefined;
+    if (opts.cloud) {
+      cloud = await startCloud();
+      cleanups.unshift(() => cloud!.stop());
+      env.PRINTBOX_CLOUD_URL = cloud.url;
+    }
+    let printer: Service | undefined;
+    if (opts.printer) {
+      printer = spawnService('services/printer/main.ts', { PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_VIRTUAL_PRINTERS: '1' });
+      cleanups.unshift(() => printer!.stop());
+      await printer.waitFor(/printer service ready/);
+    }
+    const web = await startWeb({ dataDir, runDir, env });
     cleanups.unshift(() => web.stop());
     const fingerprint = new crypto.X509Certificate(web.ca).fingerprint256;
     return {
       base: `https://${host}:${web.httpsPort}`, web, auth, user, dataDir, runDir, fingerprint,
+      ...(cloud ? { cloud } : {}), ...(printer ? { printer } : {}),
       async stop() {
         for (const c of cleanups) await c();
         fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,198 @@
+/**
+ * Issue 6 end to end in a real browser: a PAM admin signs in, links the box to the reference cloud,
+ * sees the virtual printer live, uploads a G-code file by drag and drop with a progress bar, watches
+ * temperatures change, starts, pauses, resumes and cancels a print, uses the terminal and the
+ * emergency stop, and signs out. Real services: PAM helper, web (HTTPS), printer service with a
+ * pty-backed virtual Marlin, reference cloud. Screenshots: test-artifacts/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, screenshot, type LaunchedBrowser } from './support.ts';
+import { startUiStack, type UiStack } from './stack.ts';
+
+const OWNER = { email: 'owner@example.test', password: 'cloud-pass-123' };
+const FILE = 'browser-test.gcode';
+const LINES = 60_000; // ~1.7 MB: long enough to upload visibly under throttling and to still be printing when we pause
+
+let stack: UiStack;
+let b: LaunchedBrowser;
+const pageErrors: string[] = [];
+
+before(async () => {
+  // printbox group → admin here, so linking and every settings panel are allowed.
+  stack = await startUiStack({ cloud: true, printer: true, env: { PRINTBOX_ROLE_MAP: 'printbox:admin' } });
+  stack.cloud!.addAccount(OWNER.email, OWNER.password);
+  b = await launch();
+  b.page.on('pageerror', (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await b?.close();
+  await stack?.stop();
+});
+
+const printerLink = () => b.page.getByRole('link', { name: /PrintBox Virtual/ });
+const jobBadge = () => b.page.getByRole('region', { name: 'Print job' }).locator('.job .badge');
+
+test('the admin signs in with the PAM account', async () => {
+  await b.page.goto(stack.base + '/');
+  await b.page.getByLabel('Username or cloud email').fill(stack.user.name);
+  await b.page.getByLabel('Password', { exact: true }).fill(stack.user.password);
+  await b.page.getByRole('button', { name: 'Sign in' }).click();
+  await b.page.getByRole('navigation', { name: 'Main' }).waitFor();
+});
+
+test('link the box to the reference cloud with email and password', async () => {
+  await b.page.getByRole('link', { name: 'Cloud' }).click();
+  await b.page.getByTestId('cloud-state').getByText('Not linked').waitFor();
+  await screenshot(b.page, 'cloud-unlinked');
+  await b.page.getByLabel('Cloud account email').fill(OWNER.email);
+  await b.page.getByLabel('Cloud account password').fill('wrong-password');
+  await b.page.getByRole('button', { name: 'Link to cloud' }).click();
+  await b.page.getByRole('alert').waitFor();
+  assert.match(await b.page.getByRole('alert').innerText(), /refused|password/i);
+  assert.ok(await b.page.getByRole('navigation', { name: 'Main' }).isVisible(), 'a wrong cloud password does not sign us out');
+  await b.page.getByLabel('Cloud account password').fill(OWNER.password);
+  await b.page.getByRole('button', { name: 'Link to cloud' }).click();
+  await b.page.getByTestId('cloud-state').getByText(OWNER.email).waitFor();
+  const status = await b.page.evaluate(async () => (await fetch('/api/cloud')).json());
+  assert.equal(status.state, 'linked');
+  assert.equal(status.owner.email, OWNER.email);
+  await screenshot(b.page, 'cloud-linked');
+});
+
+test('the virtual printer shows up live in the printers list', async () => {
+  await b.page.getByRole('link', { name: 'Printers' }).click();
+  await printerLink().waitFor({ timeout: 30_000 });
+  await b.page.locator('.printer-card .badge', { hasText: 'Ready' }).waitFor({ timeout: 30_000 });
+  await b.page.waitForFunction(() => document.querySelector('.banner') === null, undefined, { timeout: 10_000 })
+    .catch(() => assert.fail('live updates (GET /api/events) did not connect'));
+  await screenshot(b.page, 'printers');
+});
+
+test('drag and drop upload shows progress and lists the file', async () => {
+  await b.page.getByRole('link', { name: 'Files' }).click();
+  await b.page.getByRole('region', { name: 'Upload G-code' }).waitFor();
+  // Slow the upload down (DevTools network throttling) so the progress bar has something to show.
+  const cdp = await b.context.newCDPSession(b.page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 600_000 });
+  await b.page.evaluate(() => {
+    const seen: number[] = [];
+    (window as unknown as { __progress: number[] }).__progress = seen;
+    new MutationObserver(() => {
+      const m = /Uploading .*?(\d+) %/.exec(document.querySelector('.upload')?.textContent ?? '');
+      if (m) seen.push(Number(m[1]));
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await b.page.evaluate(({ name, lines }) => {
+    const text = Array.from({ length: lines }, (_, i) => `G1 X${(i % 200) + 0.5} Y${Math.floor(i / 200) % 200} E${(i * 0.0123).toFixed(4)}\n`).join('');
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], name, { type: 'text/plain' }));
+    const zone = document.querySelector('.dropzone')!;
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, { name: FILE, lines: LINES });
+  await b.page.getByRole('progressbar', { name: 'Upload progress' }).waitFor();
+  await b.page.waitForFunction(() => ((window as unknown as { __progress: number[] }).__progress.some((p) => p >= 30 && p < 100)));
+  await screenshot(b.page, 'files-uploading');
+  await b.page.getByText(`Uploaded ${FILE}`).waitFor({ timeout: 30_000 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await cdp.detach();
+  const seen = await b.page.evaluate(() => (window as unknown as { __progress: number[] }).__progress);
+  assert.ok(seen.filter((p) => p > 0 && p < 100).length >= 2, `intermediate progress values seen: ${seen.join(',')}`);
+  const row = b.page.getByRole('row', { name: new RegExp(FILE) });
+  await row.waitFor();
+  assert.match(await row.innerText(), new RegExp(LINES.toLocaleString('en-US')));
+  await screenshot(b.page, 'files');
+});
+
+test('temperatures change on the live plot after preheating', async () => {
+  await b.page.getByRole('link', { name: 'Printers' }).click();
+  await printerLink().click();
+  const hotend = b.page.getByTestId('temp-T0');
+  await hotend.waitFor();
+  const before = parseFloat(await hotend.innerText());
+  await b.page.getByRole('button', { name: 'Preheat PLA' }).click();
+  await b.page.waitForFunction((start) => {
+    const v = parseFloat(document.querySelector('[data-testid="temp-T0"]')?.textContent ?? '');
+    return v > start + 50;
+  }, before, { timeout: 20_000 });
+  const points = await b.page.locator('polyline[data-sensor="T0"]').getAttribute('points');
+  assert.ok((points ?? '').trim().split(' ').length >= 3, 'the plot has a history of points');
+  await screenshot(b.page, 'printer-heating');
+});
+
+test('start, pause, resume and cancel a print', async () => {
+  await b.page.getByRole('combobox', { name: 'File to print' }).selectOption(FILE);
+  await b.page.getByRole('button', { name: 'Start print' }).click();
+  await jobBadge().getByText('Printing').waitFor();
+  await b.page.waitForFunction(() => parseFloat(document.querySelector('[data-testid="job-progress"]')?.textContent ?? '0') > 0, undefined, { timeout: 20_000 });
+  assert.notEqual(await b.page.getByTestId('job-eta').innerText(), '—', 'an ETA is shown while printing');
+  await screenshot(b.page, 'printer-printing');
+
+  await b.page.getByRole('button', { name: 'Pause' }).click();
+  await jobBadge().getByText('Paused').waitFor();
+  const paused = await b.page.getByTestId('job-progress').innerText();
+  await b.page.waitForTimeout(1000);
+  assert.equal(await b.page.getByTestId('job-progress').innerText(), paused, 'progress holds while paused');
+  await screenshot(b.page, 'printer-paused');
+
+  await b.page.getByRole('button', { name: 'Resume' }).click();
+  await jobBadge().getByText('Printing').waitFor();
+  await b.page.waitForFunction((p) => document.querySelector('[data-testid="job-progress"]')?.textContent !== p, paused, { timeout: 20_000 });
+
+  await b.page.getByRole('button', { name: 'Cancel print' }).click();
+  const dialog = b.page.getByRole('dialog', { name: 'Cancel this print?' });
+  await dialog.waitFor();
+  await screenshot(b.page, 'printer-cancel-confirm');
+  await dialog.getByRole('button', { name: 'Go back' }).click();
+  await jobBadge().getByText('Printing').waitFor();
+  await b.page.getByRole('button', { name: 'Cancel print' }).click();
+  await dialog.getByRole('button', { name: 'Cancel print' }).click();
+  await jobBadge().getByText('Cancelled').waitFor();
+  const job = await b.page.evaluate(async () => (await fetch(`/api/printers/${location.hash.split('/').pop()}/job`)).json());
+  assert.equal(job.state, 'cancelled');
+  assert.equal(job.file, 'browser-test.gcode');
+  await screenshot(b.page, 'printer-cancelled');
+});
+
+test('the terminal sends a command and shows the answer', async () => {
+  await b.page.getByRole('textbox', { name: 'G-code command' }).fill('M115');
+  await b.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await b.page.getByLabel('Printer communication log').getByText(/FIRMWARE_NAME:Marlin/).first().waitFor();
+  await screenshot(b.page, 'printer-terminal');
+});
+
+test('emergency stop asks first, then halts the printer', async () => {
+  await b.page.getByRole('button', { name: 'Emergency stop' }).click();
+  const dialog = b.page.getByRole('dialog', { name: 'Emergency stop?' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Stop now' }).click();
+  await b.page.getByRole('status').getByText('Emergency stop sent.').waitFor();
+  await screenshot(b.page, 'printer-emergency-stop');
+});
+
+test('the printer page fits a phone', async () => {
+  await b.page.setViewportSize({ width: 390, height: 844 });
+  await b.page.reload();
+  await b.page.getByRole('heading', { name: 'Temperatures' }).waitFor();
+  const overflow = await b.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await screenshot(b.page, 'printer-phone');
+  await b.page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test('settings and sign out', async () => {
+  await b.page.getByRole('link', { name: 'Settings' }).click();
+  await b.page.getByRole('region', { name: 'API keys' }).waitFor();
+  await b.page.getByText('never interrupts a running print').waitFor();
+  await screenshot(b.page, 'settings-admin');
+  await b.page.getByRole('button', { name: 'Sign out' }).click();
+  await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+  assert.equal(await b.page.evaluate(async () => (await fetch('/api/auth/session')).status), 401);
+});
+
+test('no uncaught errors in the page', () => {
+  assert.deepEqual(pageErrors, []);
+});
