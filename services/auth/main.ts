@@ -1,7 +1,7 @@
 /**
  * printbox-auth composition root: the privileged PAM helper (runs as root, AF_UNIX only). It answers
- * AuthApi on <runDir>/auth.sock (mode 0660, group printbox when that group exists) so the web
- * process, running unprivileged, never reads /etc/shadow.
+ * AuthApi on <runDir>/auth.sock — passed in by printbox-auth.socket, or created here with mode 0660 and
+ * group printbox-ipc (else printbox) — so the web process, running unprivileged, never reads /etc/shadow.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import { commonSchema, list, loadConfig, str } from '../shared/config.ts';
 import type { AuthApi } from '../shared/ipc.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
 import { createLogger } from '../shared/log.ts';
-import { createNotifier } from '../shared/systemd.ts';
+import { createNotifier, listenFds } from '../shared/systemd.ts';
 import { lookupAccount } from './accounts.ts';
 import { createPamChecker, type PamAuthenticate } from './checker.ts';
 
@@ -41,10 +41,13 @@ async function main(): Promise<void> {
   if (!fs.existsSync(path.join('/etc/pam.d', config.pamService))) log.warn(`/etc/pam.d/${config.pamService} is missing; PAM falls back to "other" (usually deny all). Run scripts/setup.sh.`);
 
   const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount });
-  fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
   const sockPath = path.join(config.runDir, 'auth.sock');
+  // printbox-auth.socket (systemd/) creates the socket with its owner/group/mode and passes it as fd 3
+  const [fd] = listenFds(env);
+  if (fd === undefined) fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
   const server = await listenIpc<AuthApi>({
     path: sockPath,
+    ...(fd === undefined ? {} : { fd }),
     log,
     mode: 0o660,
     handlers: {
@@ -52,9 +55,13 @@ async function main(): Promise<void> {
       'ping': async () => ({ ok: true }),
     },
   });
-  const gid = await groupId('printbox');
-  if (gid !== null && process.getuid?.() === 0) fs.chownSync(sockPath, 0, gid);
-  log.info('listening', { socket: sockPath, service: config.pamService, groups: config.pamGroups });
+  if (fd === undefined && process.getuid?.() === 0) {
+    // printbox-ipc holds only the web's service user; group printbox also holds the people who may sign in,
+    // and they must not reach PAM around the web's throttling
+    const gid = (await groupId('printbox-ipc')) ?? (await groupId('printbox'));
+    if (gid !== null) fs.chownSync(sockPath, 0, gid);
+  }
+  log.info('listening', { socket: sockPath, activated: fd !== undefined, service: config.pamService, groups: config.pamGroups });
   const notifier = createNotifier(env);
   notifier.ready();
 

@@ -26,7 +26,7 @@ export const webSchema = {
   bind: str('PRINTBOX_BIND', '', 'address to listen on; empty = all addresses'),
   hostname: str('PRINTBOX_HOSTNAME', '', 'device name for the TLS cert and Host allow-list; empty = the OS hostname'),
   staticDir: str('PRINTBOX_STATIC_DIR', path.join(REPO, 'web/dist'), 'built web UI (index.html + assets/)'),
-  pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'system groups whose members may log in (mapped to admin)'),
+  pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'system groups whose members may log in (their role: PRINTBOX_ROLE_MAP)'),
   sessionIdleMin: positive('PRINTBOX_SESSION_IDLE_MIN', 30, 'minutes of inactivity before a session ends', 60 * 24 * 30),
   cloudUrl: str('PRINTBOX_CLOUD_URL', '', 'cloud to link to; empty = linking unavailable (offline mode still works)'),
   cloudCa: str('PRINTBOX_CLOUD_CA', '', 'extra PEM CA file trusted for the cloud (private clouds, tests)'),
