@@ -53,7 +53,7 @@ cfg_replace() {
 
 cfg_note() { [ -f "$CFG" ] && { cat "$CFG"; printf '# printbox-init: %s\n' "$1"; } > "$BOOT/.printbox.txt.tmp" && mv "$BOOT/.printbox.txt.tmp" "$CFG"; }
 
-ensure_admin() { # ensure_admin USER — creates the account if needed, in the login group and sudo
+ensure_admin() { # ensure_admin USER — creates the account if needed: login group, web admin role, sudo
   local user="$1"
   if ! [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || [ "$user" = root ]; then
     log "error: admin_user \"$user\" is not a valid account name"; cfg_note "error: admin_user is not a valid account name (lowercase letters, digits, _ and -)"; return 1
@@ -61,10 +61,10 @@ ensure_admin() { # ensure_admin USER — creates the account if needed, in the l
   if id "$user" >/dev/null 2>&1; then
     if [ "$(id -u "$user")" -lt 1000 ]; then log "error: $user is a system account"; cfg_note "error: admin_user $user is a system account"; return 1; fi
   else
-    useradd -m -s /bin/bash -G printbox,sudo "$user" || return 1
+    useradd -m -s /bin/bash -G printbox,printbox-admins,sudo "$user" || return 1
     log "created admin account $user"
   fi
-  usermod -aG printbox,sudo "$user"
+  usermod -aG printbox,printbox-admins,sudo "$user"
 }
 
 admin_account() {
