@@ -238,3 +238,22 @@ test('power cut right after the cloud commits, at several offsets, always conver
   assert.match(bootText(e), /^# printbox: \S+ OK: linked to the cloud as owner@example\.test/);
   assert.equal(cloud.store.devicesOf(OWNER.email).filter((d) => d.serial !== 'pb-inproc').length, 1, 'one device record, however often it re-linked');
 });
+
+test('offline = yes and a settings-only file: no cloud contact, results offline / applied', async () => {
+  let requests = 0;
+  const count = () => { requests++; };
+  cloud.store.on('request', count);
+  try {
+    const e = freshEnv();
+    fs.writeFileSync(path.join(e.boot, 'printbox.txt'), 'offline = yes\nhostname = "pb-offline"\n');
+    assert.equal((await runInProcess(e)).code, 0);
+    assert.deepEqual([linkRec(e).state, firstboot(e).result], ['offline', 'offline']);
+    assert.match(bootText(e), /^# printbox: \S+ OK: offline mode \(no cloud\); applied hostname pb-offline\n/);
+    const s = freshEnv();
+    fs.writeFileSync(path.join(s.boot, 'printbox.txt'), 'wifi_ssid = Home\nwifi_password = 12345678\n');
+    assert.equal((await runInProcess(s)).code, 0);
+    assert.equal(firstboot(s).result, 'applied');
+    assert.match(bootText(s), /^# printbox: \S+ OK: applied Wi-Fi "Home"; secret values removed\nwifi_ssid = Home\n# wifi_password = \(removed after use\)\n$/);
+    assert.equal(requests, 0);
+  } finally { cloud.store.off('request', count); }
+});
