@@ -59,8 +59,10 @@ async function main(): Promise<void> {
   sessDb.configure('busyTimeout', 5000);
   const SQLiteStore = connectSqlite(session);
 
-  const hostname = config.hostname || os.hostname();
-  const hosts = createHostCheck({ hostname: () => hostname, interfaces: () => os.networkInterfaces() });
+  // read on each refresh: first boot or the user may rename the device while the web runs
+  const deviceName = () => config.hostname || os.hostname();
+  const hostname = deviceName();
+  const hosts = createHostCheck({ hostname: deviceName, interfaces: () => os.networkInterfaces() });
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
 
   const sessionStore = new SQLiteStore({ db: sessDb, table: 'sessions' });
