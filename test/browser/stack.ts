@@ -41,6 +41,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   cloud?: boolean;
   printer?: boolean;
+  /** Runs against the fresh data dir before the services start (e.g. a first-boot record). */
+  seed?: (dataDir: string) => void;
 }
 
 export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
@@ -52,6 +54,7 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
   const host = externalAddress();
   const cleanups: (() => Promise<void> | void)[] = [() => user.remove(), removeGroup];
   try {
+    opts.seed?.(dataDir);
     const auth = await startAuth({ runDir });
     cleanups.unshift(() => auth.stop());
     const env: Record<string, string> = { PRINTBOX_BIND: host, PRINTBOX_STATIC_DIR: staticDir, ...opts.env };

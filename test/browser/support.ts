@@ -39,7 +39,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<LaunchedBrowser>
       '--disable-component-update', '--disable-sync'],
   });
   const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000); // the test machine is shared; be patient, not flaky
   return {
     browser: context.browser()!,
     context,

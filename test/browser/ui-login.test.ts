@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, test } from 'node:test';
 import { launch, screenshot, type LaunchedBrowser } from './support.ts';
+import { LinkStore } from '../../services/shared/link/store.ts';
 import { startUiStack, type UiStack } from './stack.ts';
 
 let stack: UiStack;
@@ -14,7 +15,10 @@ let b: LaunchedBrowser;
 const pageErrors: string[] = [];
 
 before(async () => {
-  stack = await startUiStack();
+  // A first-boot record as printbox-firstboot leaves it after a bad printbox.txt (issue 4).
+  stack = await startUiStack({
+    seed: (dir) => new LinkStore(dir).saveFirstboot({ result: 'error', error: 'printbox.txt line 3: "bob@" is not a valid email', warnings: ['line 7: unknown key "wifi_pasword" ignored'] }),
+  });
   b = await launch();
   b.page.on('pageerror', (e) => pageErrors.push(e.message));
 });
@@ -76,6 +80,27 @@ test('settings show the device certificate fingerprint and this session', async 
   assert.equal(await b.page.getByRole('region', { name: 'API keys' }).count(), 0);
   assert.equal(await b.page.getByRole('button', { name: 'Link to cloud' }).count(), 0);
   await screenshot(b.page, 'settings');
+});
+
+test('the cloud screen shows the first-boot result and its errors', async () => {
+  await b.page.getByRole('link', { name: 'Cloud' }).click();
+  await b.page.getByTestId('firstboot-result').getByText('First-boot setup from printbox.txt failed.').waitFor();
+  const section = await b.page.getByRole('region', { name: 'First boot' }).innerText();
+  assert.match(section, /"bob@" is not a valid email/);
+  assert.match(section, /unknown key "wifi_pasword" ignored/);
+  await screenshot(b.page, 'cloud-firstboot-error');
+});
+
+test('index.html is never cached, hashed assets are immutable', async () => {
+  const heads = await b.page.evaluate(async () => {
+    const index = await fetch('/', { cache: 'no-store' });
+    const js = document.querySelector<HTMLScriptElement>('script[type=module]')!.src;
+    const asset = await fetch(js, { cache: 'no-store' });
+    return { index: index.headers.get('cache-control'), asset: asset.headers.get('cache-control'), js };
+  });
+  assert.match(heads.js, /\/assets\/index-[\w-]+\.js$/);
+  assert.match(heads.index ?? '', /no-store/);
+  assert.match(heads.asset ?? '', /immutable/);
 });
 
 test('the system screen shows this machine and a service log', async () => {
