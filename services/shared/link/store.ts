@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { AppError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { Owner } from '../cloud-client.ts';
 
@@ -43,8 +44,18 @@ export class LinkStore {
     writeFileAtomic(path.join(this.dir, name), data, { mode, ...this.owner });
   }
 
+  /** Absent → undefined. Unreadable (permissions) → an error, never a silent "unlinked". */
+  private readText(name: string): string | undefined {
+    try { return fs.readFileSync(path.join(this.dir, name), 'utf8'); } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new AppError('link_state_unreadable', 500, `Cannot read the cloud link state in ${this.dir} (${code}); run as root or as the printbox user`);
+    }
+  }
+
   private readJson<T>(name: string): T | undefined {
-    try { return JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8')) as T; } catch { return undefined; }
+    const text = this.readText(name);
+    try { return text === undefined ? undefined : JSON.parse(text) as T; } catch { return undefined; /* torn by hand-editing; atomic writes never tear */ }
   }
 
   read(): LinkRecord {
@@ -56,7 +67,7 @@ export class LinkStore {
   }
 
   token(): string | undefined {
-    try { return fs.readFileSync(path.join(this.dir, 'device-token'), 'utf8').trim() || undefined; } catch { return undefined; }
+    return this.readText('device-token')?.trim() || undefined;
   }
 
   /** Token first, then the record: a crash in between leaves "unlinked + stray token", which read() treats as unlinked. */
