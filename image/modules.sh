@@ -20,6 +20,8 @@ trap 'rm -rf --one-file-system "$work"' EXIT
 start=$SECONDS
 echo "image: arm64 node_modules: preparing the builder chroot…" >&2
 tar -C "$work" -xf "$base"
+# this throwaway chroot needs DNS for apt and the npm registry
+rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
 in_chroot "$work" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 make g++ libpam0g-dev libsqlite3-dev >/dev/null' >&2
 # npm (pure JS) and the Node 20 headers come from the host: N-API/NAN modules only need the headers of
 # the same major Node (ABI 115), and nodejs.org is not reachable for node-gyp to download them.
