@@ -56,6 +56,13 @@ export default defineConfig({
     reportCompressedSize: false,
   },
   server: {
-    proxy: { '/api': { target: devApi, secure: false, changeOrigin: false } },
+    // The API refuses cross-origin writes; the dev server is a different origin than the API it proxies,
+    // so the proxy presents requests as the API's own (dev only — the built UI is served by the API itself).
+    proxy: {
+      '/api': {
+        target: devApi, secure: false, changeOrigin: true,
+        configure: (proxy) => proxy.on('proxyReq', (req) => req.removeHeader('origin')),
+      },
+    },
   },
 });
