@@ -65,7 +65,7 @@ function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<void>
   });
 }
 
-export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 'admins' | 'operators' | 'plain' }>; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 'admins' | 'operators' | 'plain' }>; env?: Record<string, string>; printer?: boolean } = {}): Promise<Stack> {
   const tag = crypto.randomBytes(3).toString('hex');
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-sec-stack-'));
   const dataDir = path.join(base, 'data');
@@ -100,7 +100,7 @@ export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 
       PRINTBOX_PAM_SERVICE: fs.existsSync('/etc/pam.d/printbox') ? 'printbox' : 'common-auth',
       PRINTBOX_ROLE_MAP: `${groups.admins}:admin,${groups.operators}:operator`,
       PRINTBOX_HTTPS_PORT: '0', PRINTBOX_HTTP_PORT: '0', PRINTBOX_BIND: '127.0.0.1', PRINTBOX_HOSTNAME: 'printbox-test',
-      PRINTBOX_STATIC_DIR: path.join(base, 'static'),
+      PRINTBOX_STATIC_DIR: path.join(base, 'static'), PRINTBOX_VIRTUAL_PRINTERS: '1',
       ...opts.env,
     };
     const spawnSvc = (file: string) => {
@@ -111,6 +111,12 @@ export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 
     const auth = spawnSvc('services/auth/main.ts');
     auth.stderr!.resume(); auth.stdout!.resume();
     await waitFor(() => fs.existsSync(path.join(runDir, 'auth.sock')) || auth.exitCode !== null, 'auth.sock');
+    if (opts.printer) {
+      // The real printer service with one simulated printer, so printer/file routes reach real code.
+      const printer = spawnSvc('services/printer/main.ts');
+      printer.stderr!.resume(); printer.stdout!.resume();
+      await waitFor(() => fs.existsSync(path.join(runDir, 'printer.sock')) || printer.exitCode !== null, 'printer.sock');
+    }
     const web = spawnSvc('services/web/main.ts');
     let port = 0;
     const onData = (d: Buffer) => {
@@ -162,7 +168,7 @@ export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 
         const j = r.json as { key: string; id: number };
         return { key: j.key, id: j.id };
       },
-      alive: () => web.exitCode === null && auth.exitCode === null,
+      alive: () => children.every((c) => c.exitCode === null),
       webLog: () => webOut,
       stop: cleanup,
     };

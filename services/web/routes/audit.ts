@@ -7,7 +7,11 @@ import type { Route } from '../route-types.ts';
 import type { AuditQuery } from '../security/audit.ts';
 import { sec } from '../security/http.ts';
 
+const KNOWN = new Set(['limit', 'before', 'action', 'actor']);
+
 function query(q: Record<string, unknown>, maxLimit: number): AuditQuery {
+  const unknown = Object.keys(q).filter((k) => !KNOWN.has(k));
+  if (unknown.length) throw badRequest('invalid_query', `Unknown query parameter ${unknown[0]!.slice(0, 40)}`);
   const out: AuditQuery = {};
   const int = (name: string, max: number) => {
     const v = q[name];

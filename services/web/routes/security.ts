@@ -3,7 +3,7 @@
  * Enrollment routes are 'authenticated' rather than a permission: with enforcement on, an account
  * without TOTP has no permissions at all and must still be able to enroll.
  */
-import { badRequest } from '../../shared/errors.ts';
+import { badRequest, notFound } from '../../shared/errors.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
 import { account, param, sec } from '../security/http.ts';
@@ -50,6 +50,7 @@ export const securityRoutes: Route<WebDeps>[] = [
     method: 'delete', path: '/security/totp/:username', access: 'users.manage',
     handler: async ({ req, principal, deps }) => {
       const username = param(req, 'username');
+      if (!(await sec(deps).totp.status(username)).enabled) throw notFound('Two-factor setup for that user');
       await sec(deps).totp.reset(username);
       await sec(deps).sessions.endAllFor(username);
     },

@@ -24,6 +24,7 @@ export const userRoutes: Route<WebDeps>[] = [
     method: 'put', path: '/users/:username/role', access: 'users.manage',
     handler: async ({ req, principal, deps }) => {
       const username = param(req, 'username');
+      await sec(deps).requireKnownUser(username);
       const body = jsonObject(req.body);
       const role = body.role;
       if (role !== null && typeof role !== 'string') throw badRequest('invalid_field', '"role" must be a role name or null');
@@ -35,6 +36,7 @@ export const userRoutes: Route<WebDeps>[] = [
     method: 'delete', path: '/users/:username/sessions', access: 'users.manage',
     handler: async ({ req, principal, deps }) => {
       const username = param(req, 'username');
+      await sec(deps).requireKnownUser(username);
       const ended = await sec(deps).sessions.endAllFor(username);
       return { ended };
     },

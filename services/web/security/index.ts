@@ -4,7 +4,7 @@
  * principal from a Bearer header, principal for a signed-in user, and the login second factor.
  */
 import type { Db } from '../../shared/db.ts';
-import { AppError, badRequest } from '../../shared/errors.ts';
+import { AppError, badRequest, notFound } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Permission, Principal } from '../permissions.ts';
 import { createApiKeyService, type ApiKeyService } from './apikeys.ts';
@@ -42,6 +42,8 @@ export interface Security {
   /** Records who signed in, so admins can pick them when assigning roles. */
   rememberUser(username: string, method: string): Promise<void>;
   knownUsers(): Promise<Array<{ username: string; method: string; last_login_at: string }>>;
+  /** Admin actions name users who have signed in at least once; anything else is 404, not a new row. */
+  requireKnownUser(username: string): Promise<void>;
 }
 
 /** Query parameters that look like credentials: keys go in Authorization: Bearer only (CONTRACT). */
@@ -95,6 +97,9 @@ export async function createSecurity(deps: SecurityDeps): Promise<Security> {
       [username.slice(0, 256), method, now().toISOString()]);
     },
     knownUsers: () => deps.db.all('SELECT username, method, last_login_at FROM known_users ORDER BY username'),
+    async requireKnownUser(username) {
+      if (!(await deps.db.get('SELECT 1 FROM known_users WHERE username = ?', [username]))) throw notFound('User');
+    },
   };
 }
 
