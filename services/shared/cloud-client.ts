@@ -1,6 +1,6 @@
 /**
- * Client for the PrintBox cloud (CONTRACT.md "Cloud protocol"). HTTPS verifies against the system
- * CAs plus an optional extra CA (PRINTBOX_CLOUD_CA, used by tests and private clouds); plain HTTP is
+ * Client for the PrintBox cloud (CONTRACT.md "Cloud protocol"). HTTPS verifies against Node's and
+ * the system's CAs plus an optional extra CA (PRINTBOX_CLOUD_CA, used by tests and private clouds); plain HTTP is
  * accepted only because the reference cloud in tests listens on loopback.
  *
  * Failure classes matter to callers, so they get distinct codes:
@@ -8,6 +8,7 @@
  *   cloud_rejected    (401) — wrong credentials or revoked device token: never retried
  *   cloud_error       (4xx) — the cloud refused the request (message from the cloud)
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -23,6 +24,8 @@ export interface CloudClientDeps {
   url: string;
   /** Extra PEM CA certificate(s) trusted in addition to the system store. */
   extraCa?: string;
+  /** Debian's CA bundle; defaults to /etc/ssl/certs/ca-certificates.crt when present. */
+  systemCaFile?: string;
   log: Logger;
   /** Per-attempt timeout. */
   timeoutMs?: number;
@@ -45,6 +48,15 @@ export interface CloudClient {
 
 interface RawResponse { status: number; body: unknown }
 
+const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** The PEM blocks of the system bundle; none when it is absent (dev machines without ca-certificates). */
+function systemCas(file = SYSTEM_CA_FILE): string[] {
+  let text = '';
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createCloudClient(deps: CloudClientDeps): CloudClient {
@@ -54,8 +66,12 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
   const attempts = Math.max(1, deps.attempts ?? 3);
   const baseDelay = deps.baseDelayMs ?? 500;
   const maxDelay = deps.maxDelayMs ?? 8000;
-  // Node's default store is replaced when `ca` is given, so the system roots are added back explicitly.
-  const ca = deps.extraCa ? [...tls.rootCertificates, deps.extraCa] : undefined;
+  // Node ships its own root store; the device should trust what Debian's ca-certificates trusts too
+  // (the OS image is updated as a whole), plus the optional extra CA. One context, built once.
+  const secureContext = tls.createSecureContext({ ca: [...tls.rootCertificates, ...systemCas(deps.systemCaFile), ...(deps.extraCa ? [deps.extraCa] : [])] });
+  // Own agent: the global one pools sockets without regard to secureContext, so a connection verified
+  // with another client's CA set could be reused by this one.
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   const log = deps.log.child('cloud-client');
 
   function once(method: string, path: string, body: unknown, token?: string): Promise<RawResponse> {
@@ -66,7 +82,8 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
     if (token) headers.authorization = `Bearer ${token}`;
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, timeout: timeoutMs, ...(ca && url.protocol === 'https:' ? { ca } : {}) }, (res) => {
+      const tlsOpts = url.protocol === 'https:' ? { secureContext, agent } as https.RequestOptions : {};
+      const req = mod.request(url, { method, headers, timeout: timeoutMs, ...tlsOpts }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => { size += c.length; if (size > 1024 * 1024) req.destroy(new Error('cloud response too large')); else chunks.push(c); });

@@ -169,4 +169,9 @@ test('the client refuses a cloud whose certificate it does not trust', async () 
   const client = createCloudClient({ url: cloud.url, log, attempts: 1 });
   await assert.rejects(client.link({ email: OWNER.email, password: OWNER.password }, { serial: 's', hostname: 'h', version: 'v' }),
     (e: AppError) => e.code === 'cloud_unreachable' && /self[- ]signed|certificate/i.test(e.message));
+  // A CA in the system bundle (Debian's ca-certificates file) is trusted without PRINTBOX_CLOUD_CA.
+  const bundle = path.join(tmp, 'system-bundle.crt');
+  fs.writeFileSync(bundle, `# other certs would be here\n${cloud.ca}\n`);
+  const sys = createCloudClient({ url: cloud.url, log, attempts: 1, systemCaFile: bundle });
+  await assert.rejects(sys.self('dt_unknown'), (e: AppError) => e.code === 'cloud_rejected', 'TLS accepted, token refused');
 });
