@@ -63,7 +63,7 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
   const base = new URL(deps.url);
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new AppError('config_invalid', 500, `Cloud URL must be http(s), got ${deps.url}`);
   const timeoutMs = deps.timeoutMs ?? 10_000;
-  const attempts = Math.max(1, deps.attempts ?? 3);
+  const defaultAttempts = Math.max(1, deps.attempts ?? 3);
   const baseDelay = deps.baseDelayMs ?? 500;
   const maxDelay = deps.maxDelayMs ?? 8000;
   // Node ships its own root store; the device should trust what Debian's ca-certificates trusts too
@@ -74,7 +74,7 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   const log = deps.log.child('cloud-client');
 
-  function once(method: string, path: string, body: unknown, token?: string): Promise<RawResponse> {
+  function once(method: string, path: string, body: unknown, token: string | undefined, timeoutMs: number): Promise<RawResponse> {
     const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base.href : base.href + '/');
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = { accept: 'application/json' };
@@ -107,11 +107,12 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
   };
 
   /** One logical request: retries network errors and 5xx with exponential backoff; maps the rest. */
-  async function request(method: string, path: string, body: unknown, token?: string): Promise<RawResponse> {
+  async function request(method: string, path: string, body: unknown, token?: string, limits: Partial<Record<'attempts' | 'timeoutMs', number>> = {}): Promise<RawResponse> {
+    const attempts = limits.attempts ?? defaultAttempts;
     let lastReason = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const res = await once(method, path, body, token);
+        const res = await once(method, path, body, token, limits.timeoutMs ?? timeoutMs);
         if (res.status < 500) {
           if (res.status === 401) throw new AppError('cloud_rejected', 401, cloudMessage(res.body, 'The cloud rejected the credentials'));
           if (res.status >= 400) throw new AppError('cloud_error', res.status === 409 ? 409 : 400, cloudMessage(res.body, `The cloud refused the request (HTTP ${res.status})`));
@@ -140,7 +141,8 @@ export function createCloudClient(deps: CloudClientDeps): CloudClient {
       return { device_token: b.device_token, owner: { id: b.owner.id, email: b.owner.email } };
     },
     async verifyOwner(deviceToken, email, password) {
-      await request('POST', '/api/v1/devices/verify-owner', { email, password }, deviceToken);
+      // A person is waiting at the login form and the cached verifier is the fallback: one short try.
+      await request('POST', '/api/v1/devices/verify-owner', { email, password }, deviceToken, { attempts: 1, timeoutMs: Math.min(timeoutMs, 5000) });
     },
     async unlink(deviceToken) {
       await request('POST', '/api/v1/devices/unlink', undefined, deviceToken);

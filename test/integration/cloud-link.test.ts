@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { startCloud, type TestCloud } from '../helpers/cloud.ts';
 import { cloudClientFactory, createCloudClient } from '../../services/shared/cloud-client.ts';
@@ -174,4 +175,24 @@ test('the client refuses a cloud whose certificate it does not trust', async () 
   fs.writeFileSync(bundle, `# other certs would be here\n${cloud.ca}\n`);
   const sys = createCloudClient({ url: cloud.url, log, attempts: 1, systemCaFile: bundle });
   await assert.rejects(sys.self('dt_unknown'), (e: AppError) => e.code === 'cloud_rejected', 'TLS accepted, token refused');
+});
+
+test('a cloud that accepts connections but never answers: owner login falls back after one short timeout', async () => {
+  const dataDir = fs.mkdtempSync(path.join(tmp, 'data-'));
+  await makeLink(dataDir).link({ email: OWNER.email, password: OWNER.password });
+  const sockets = new Set<net.Socket>();
+  const hole = net.createServer((s) => { sockets.add(s); });
+  await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+  try {
+    const client = createCloudClient({ url: `http://127.0.0.1:${(hole.address() as net.AddressInfo).port}`, log, timeoutMs: 400, attempts: 3 });
+    const link = new CloudLink({ store: new LinkStore(dataDir), cloud: () => client, log, device: () => ({ serial: 's', hostname: 'h', version: 'v' }), activePrints: async () => ({ active: false, printers: [] }) });
+    const t0 = Date.now();
+    assert.equal(await cloudOwnerVerifier(link).verify(OWNER.email, OWNER.password), true);
+    const took = Date.now() - t0;
+    assert.ok(took >= 350 && took < 1500, `one attempt of 400 ms, took ${took} ms`);
+    assert.equal(link.status().connected, false);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => hole.close(r));
+  }
 });
