@@ -8,6 +8,8 @@ if [ "$mode" = test ]; then
   # test extras: a real browser, Printrun's pronsole for the benchmark, iproute2 for test namespaces,
   # passwd for useradd/chpasswd of the PAM test accounts.
   ensure_apt chromium iproute2 passwd printrun
+  # the group whose members may sign in (PRINTBOX_PAM_GROUPS); tests add temporary accounts to it
+  if [ "$(id -u)" = 0 ] && ! getent group printbox >/dev/null; then groupadd --system printbox; fi
 fi
 ensure_npm
 # PAM service of printbox-auth (issue 2): /etc/pam.d/printbox = common-auth + common-account.

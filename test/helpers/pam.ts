@@ -17,11 +17,16 @@ export function groupExists(name: string): boolean {
   try { run('getent', ['group', name]); return true; } catch { return false; }
 }
 
-/** Makes sure `name` exists; returns a cleanup that removes it only if this call created it. */
+/**
+ * Makes sure the system group `name` exists (scripts/setup.sh test creates `printbox` too). The
+ * returned cleanup deliberately leaves it: several suites share it, and deleting it under a
+ * concurrently running suite silently drops its test accounts' membership.
+ */
 export function ensureGroup(name: string): () => void {
-  if (groupExists(name)) return () => undefined;
-  run('groupadd', ['--system', name]);
-  return () => { try { run('groupdel', [name]); } catch { /* already gone */ } };
+  if (!groupExists(name)) {
+    try { run('groupadd', ['--system', name]); } catch { if (!groupExists(name)) throw new Error(`cannot create group ${name}`); }
+  }
+  return () => undefined;
 }
 
 export interface CreateUserOptions {
