@@ -1,7 +1,8 @@
 /**
  * TLS, the HTTP→HTTPS redirect and the static UI (issue 2): the self-signed cert is generated on
  * first start with the device's names as SANs, only TLS 1.2+ is offered, its fingerprint is exposed,
- * and the built SPA is served with the right cache headers.
+ * and the built SPA is served with the right cache headers. No auth helper runs here, which also
+ * shows how the web behaves while it is down.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -98,4 +99,13 @@ test('static UI: index no-store, hashed assets immutable, SPA fallback, API 404 
   const api = await request(web, { path: '/api/nope' });
   assert.equal(api.status, 404);
   assert.equal(api.json.error?.code, 'not_found');
+});
+
+test('PAM login while the auth helper is down → 503, not a crash and not a throttle strike', async () => {
+  for (let i = 0; i < 8; i++) { // more than the per-account allowance: abandoned attempts must not count
+    const r = await request(web, { method: 'POST', path: '/api/auth/login', body: { username: 'alice', password: 'x' } });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error?.code, 'service_unavailable');
+  }
+  assert.equal((await request(web, { path: '/api/health' })).status, 200);
 });
