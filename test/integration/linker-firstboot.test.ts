@@ -165,6 +165,8 @@ test('wrong password: error written back, the used-up password removed', async (
   assert.equal(code, 1, out);
   assert.match(bootText(e), /ERROR: linking failed: Wrong email or password/);
   assert.ok(!bootText(e).includes('not-the-password'));
+  assert.match(out, /linking failed: Wrong email or password/);
+  assert.ok(!out.includes('not-the-password'), 'never logged');
 });
 
 test('cloud unreachable at boot: retries with backoff, reports pending, links once the cloud appears', async () => {
