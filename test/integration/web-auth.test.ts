@@ -4,6 +4,7 @@
  * they are NOT local; the few 127.0.0.1 requests are the controls that prove the checks can fail.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -119,6 +120,12 @@ describe('PAM login', () => {
     assert.equal(rb.status, 401);
     assert.ok(auth.lines.some((l) => l.includes(a.name) && l.includes('account expired')));
   });
+});
+
+test('the PAM helper socket is not world-accessible', () => {
+  const st = fs.statSync(path.join(auth.runDir, 'auth.sock'));
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o777, 0o660);
 });
 
 describe('throttling before PAM', () => {
