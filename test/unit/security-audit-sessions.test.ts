@@ -27,6 +27,9 @@ test('audit: secrets are scrubbed, rows listed newest first with filters, CSV is
   assert.equal(csvCell('a"b'), '"a""b"');
   assert.equal(csvCell('+1'), `"'+1"`);
   assert.deepEqual(scrub({ Authorization: 'Bearer x', cookie: 'y', list: [{ secret: 1 }] }), { Authorization: '[redacted]', cookie: '[redacted]', list: [{ secret: '[redacted]' }] });
+  assert.deepEqual(scrub({ gcode: 'M104 S200', email: 'a@b.c', link_token: 't', wifi_password: 'w', recovery_codes: ['x'], api_key: 'k', 'new-password': 'n' }),
+    { gcode: 'M104 S200', email: 'a@b.c', link_token: '[redacted]', wifi_password: '[redacted]', recovery_codes: '[redacted]', api_key: '[redacted]', 'new-password': '[redacted]' },
+    'printer commands stay readable; credentials do not');
 });
 
 test('sessions: side table over a real connect-sqlite3 store; end one, end all but current', async (t) => {

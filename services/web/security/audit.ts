@@ -25,7 +25,9 @@ export interface AuditRow extends Required<Omit<AuditEntry, 'details'>> {
 
 export interface AuditQuery { limit?: number; beforeId?: number; action?: string; actor?: string }
 
-const SECRET_KEY = /pass|secret|token|totp|otp|code|key|cookie|authorization|session|sid/i;
+/** Field names that hold credentials, as a whole word or a `_suffix` (device_token, new_password) — but not
+ *  `gcode`, which is exactly what the audit of printer commands must keep. */
+const SECRET_KEY = /(^|_|-)(pass(word|wd|phrase)?|secrets?|tokens?|totp|otp|codes?|keys?|cookies?|authorization|sessions?|sid)$/i;
 const MAX_STR = 200;
 /** Rows kept; older ones are pruned so a flood of failed logins cannot fill the SD card. */
 export const AUDIT_KEEP = 50_000;
