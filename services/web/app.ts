@@ -57,7 +57,7 @@ export function createApp(deps: WebDeps, routes: readonly Route<WebDeps>[] = def
 function serveUi(app: express.Express, dir: string): void {
   const index = path.join(dir, 'index.html');
   app.use('/assets', express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }));
-  app.use(express.static(dir, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
+  app.use(express.static(dir, { index: false, setHeaders: (res, file) => res.setHeader('Cache-Control', file.endsWith('index.html') ? 'no-store' : 'no-cache') }));
   app.get(/.*/, (_req, res, next) => {
     if (!fs.existsSync(index)) return next(new AppError('ui_not_built', 404, 'The web UI is not built (npm run build:web)'));
     res.setHeader('Cache-Control', 'no-store');

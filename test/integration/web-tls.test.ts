@@ -89,6 +89,7 @@ test('static UI: index no-store, hashed assets immutable, SPA fallback, API 404 
   assert.equal(index.status, 200);
   assert.match(index.text, /PrintBox test UI/);
   assert.equal(index.headers['cache-control'], 'no-store');
+  assert.equal((await request(web, { path: '/index.html' })).headers['cache-control'], 'no-store');
   const deep = await request(web, { path: '/printers/virtual-1' });
   assert.equal(deep.status, 200);
   assert.match(deep.text, /PrintBox test UI/);
