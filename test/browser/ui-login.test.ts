@@ -116,7 +116,7 @@ test('the system screen shows this machine and a service log', async () => {
 });
 
 test('sign out returns to the sign-in screen and ends the session', async () => {
-  await b.page.getByRole('button', { name: 'Sign out' }).click();
+  await b.page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
   const status = await b.page.evaluate(async () => (await fetch('/api/auth/session')).status);
   assert.equal(status, 401);

@@ -39,7 +39,9 @@ test('the admin signs in with the PAM account', async () => {
   await b.page.getByLabel('Username or cloud email').fill(stack.user.name);
   await b.page.getByLabel('Password', { exact: true }).fill(stack.user.password);
   await b.page.getByRole('button', { name: 'Sign in' }).click();
-  await b.page.getByRole('navigation', { name: 'Main' }).waitFor();
+  const loginAlert = b.page.locator('form').getByRole('alert');
+  await b.page.getByRole('navigation', { name: 'Main' }).or(loginAlert).first().waitFor({ timeout: 60_000 });
+  if (await loginAlert.count()) assert.fail(`sign-in failed: ${await loginAlert.innerText()}`);
 });
 
 test('link the box to the reference cloud with email and password', async () => {
@@ -187,8 +189,23 @@ test('settings and sign out', async () => {
   await b.page.getByRole('link', { name: 'Settings' }).click();
   await b.page.getByRole('region', { name: 'API keys' }).waitFor();
   await b.page.getByText('never interrupts a running print').waitFor();
+  // API keys: created, shown once, usable as a Bearer token, revoked.
+  const keys = b.page.getByRole('region', { name: 'API keys' });
+  await keys.getByLabel('Key name').fill('ci-script');
+  await keys.getByRole('button', { name: 'Create key' }).click();
+  const key = await keys.locator('code.mono').innerText();
+  assert.match(key, /^pbk_[0-9a-f]{8}_/);
+  const withKey = (k: string) => b.page.evaluate(async (bearer) => {
+    const r = await fetch('/api/auth/session', { credentials: 'omit', headers: { Authorization: `Bearer ${bearer}` } });
+    return r.ok ? ((await r.json()) as { method: string }).method : r.status;
+  }, k);
+  assert.equal(await withKey(key), 'apikey');
+  await b.page.getByRole('region', { name: 'Users and roles' }).getByRole('combobox', { name: `Role of ${stack.user.name}` }).waitFor();
   await screenshot(b.page, 'settings-admin');
-  await b.page.getByRole('button', { name: 'Sign out' }).click();
+  await keys.getByRole('button', { name: 'Revoke key ci-script' }).click();
+  await keys.getByText('No API keys.').waitFor();
+  assert.equal(await withKey(key), 401);
+  await b.page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await b.page.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
   assert.equal(await b.page.evaluate(async () => (await fetch('/api/auth/session')).status), 401);
 });
