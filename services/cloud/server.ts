@@ -44,7 +44,8 @@ function routes(store: CloudStore): Record<string, Handler> {
       const creds = typeof b.link_token === 'string' ? { link_token: b.link_token } : { email: str(b.email, 'email'), password: str(b.password, 'password') };
       const out = store.link(creds, device);
       // After the cloud committed the link, before the device hears about it: the worst moment for a power cut.
-      if (store.linkDelayMs) await new Promise((r) => setTimeout(r, store.linkDelayMs));
+      // unref: a test that killed the device and stops the cloud should not wait for this timer.
+      if (store.linkDelayMs) await new Promise((r) => setTimeout(r, store.linkDelayMs).unref());
       return { status: 200, body: out };
     },
     'POST /api/v1/devices/verify-owner': async (b, bearer) => {

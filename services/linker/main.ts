@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { commonSchema, loadConfig, str } from '../shared/config.ts';
 import { cloudClientFactory } from '../shared/cloud-client.ts';
@@ -16,6 +17,7 @@ import { deviceInfo } from '../shared/link/device.ts';
 import { CloudLink } from '../shared/link/service.ts';
 import { LinkStore } from '../shared/link/store.ts';
 import { runFirstboot } from './firstboot.ts';
+import { takeLock } from './lock.ts';
 
 const schema = {
   ...commonSchema,
@@ -36,6 +38,12 @@ async function main(): Promise<number> {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+  const lock = takeLock(path.join(config.dataDir, 'firstboot.lock'));
+  if ('heldBy' in lock) {
+    log.warn(`another printbox-firstboot is running (pid ${lock.heldBy}); leaving it to finish`);
+    return 0;
+  }
+  process.on('exit', lock.release);
   const store = new LinkStore(config.dataDir);
   const cloud = cloudClientFactory({
     ...(config.cloudUrl ? { defaultUrl: config.cloudUrl } : {}),

@@ -259,3 +259,22 @@ test('offline = yes and a settings-only file: no cloud contact, results offline 
     assert.equal(requests, 0);
   } finally { cloud.store.off('request', count); }
 });
+
+test('a second run while one is linking leaves it alone; a killed run\'s lock does not block the next', async () => {
+  const e = freshEnv('good');
+  cloud.store.linkDelayMs = 15_000; // the first run stays in the middle of linking while the second starts
+  const first = spawnLinker(e);
+  try {
+    await new Promise<void>((resolve) => cloud.store.once('linked', () => resolve()));
+    const second = await runLinker(e);
+    assert.equal(second.code, 0, second.out);
+    assert.match(second.out, /another printbox-firstboot is running \(pid \d+\)/);
+    first.kill('SIGKILL');
+    await first.done;
+  } finally { cloud.store.linkDelayMs = 0; }
+  assert.ok(fs.existsSync(path.join(e.data, 'firstboot.lock')), 'kill -9 leaves the lock behind');
+  const third = await runLinker(e);
+  assert.equal(third.code, 0, third.out);
+  assert.equal(linkRec(e).state, 'linked');
+  assert.equal(fs.existsSync(path.join(e.data, 'firstboot.lock')), false, 'released at exit');
+});
