@@ -303,6 +303,11 @@ test('hostile-input suite', { timeout: 300_000 }, async (t) => {
         .split('\n').filter(Boolean).filter((f) => !f.startsWith(path.join(s.dataDir, 'files')) && !f.startsWith(path.join(s.dataDir, 'gcode')));
       return found.length === 0 ? true : `found ${found.join(', ')}`;
     })()],
+    ['login failures and lockouts are in the audit log', await (async () => {
+      const rows = (await s.req({ path: '/api/audit?limit=1000&action=auth.lockout', bearer: all.key })).json as unknown[];
+      const fails = (await s.req({ path: '/api/audit?limit=1000&action=auth.login', bearer: all.key })).json as Array<{ outcome: string }>;
+      return rows.length > 0 && fails.some((r) => r.outcome === 'failure') ? true : `lockouts ${rows.length}`;
+    })()],
     ['services alive at the end', s.alive() ? true : 'dead'],
   ];
   for (const [name, v] of checks) { if (v === true) passed++; else failures.push(`${name}: ${v}`); }

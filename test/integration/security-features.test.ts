@@ -137,6 +137,9 @@ test('issue 7 features over HTTPS', { timeout: 240_000 }, async (t) => {
     const bad = await s.req({ path: '/api/auth/login', body: { username: op.name, password: 'wrong-password-123' } });
     assert.equal(bad.status, 401);
     const ca = await s.login(admin, { totp: recovery[6] });
+    // link/unlink (and every other state change) are audited by the route mount, credentials removed
+    await s.req({ path: '/api/cloud/link', cookie: ca, body: { email: 'owner@example.com', password: 'cloud-secret-pw' } });
+    await s.req({ method: 'DELETE', path: '/api/cloud/link', cookie: ca });
     const csv = await s.req({ path: '/api/audit/export?format=csv', cookie: ca });
     assert.equal(csv.status, 200);
     assert.match(String(csv.headers['content-type']), /text\/csv/);
@@ -147,7 +150,11 @@ test('issue 7 features over HTTPS', { timeout: 240_000 }, async (t) => {
     assert.ok(rows.some((r) => r.action === 'auth.login' && r.outcome === 'success'));
     assert.ok(rows.some((r) => r.action === 'PUT /users/:username/role'));
     assert.ok(rows.some((r) => r.action === 'PUT /security/settings'));
-    for (const secret of [admin.password, op.password, 'wrong-password-123', adminSecret, ...recovery]) {
+    const link = (rows as Array<{ action: string; details: { body?: Record<string, unknown> } }>).find((r) => r.action === 'POST /cloud/link');
+    assert.equal(link?.details.body?.email, 'owner@example.com');
+    assert.equal(link?.details.body?.password, '[redacted]');
+    assert.ok(rows.some((r) => r.action === 'DELETE /cloud/link'));
+    for (const secret of [admin.password, op.password, 'wrong-password-123', 'cloud-secret-pw', adminSecret, ...recovery]) {
       assert.ok(!csv.text.includes(secret) && !json.text.includes(secret), 'no secret in the audit log');
     }
     assert.equal((await s.req({ path: '/api/audit', cookie: await s.login(op) })).status, 403);
