@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, test } from 'node:test';
+import * as OTPAuth from 'otpauth';
 import { launch, screenshot, type LaunchedBrowser } from './support.ts';
 import { LinkStore } from '../../services/shared/link/store.ts';
 import { startUiStack, type UiStack } from './stack.ts';
@@ -113,6 +114,33 @@ test('the system screen shows this machine and a service log', async () => {
   await b.page.getByRole('button', { name: 'Show log' }).click();
   await b.page.getByLabel('Log of printbox-auth').waitFor();
   await screenshot(b.page, 'system');
+});
+
+test('two-factor: set up in settings, then sign-in asks for the code', async () => {
+  const p = b.page;
+  await p.getByRole('link', { name: 'Settings' }).click();
+  const panel = p.getByRole('region', { name: 'Two-factor sign-in' });
+  await panel.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+  await panel.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+  const secret = await panel.getByTestId('totp-secret').innerText();
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+  // Confirm with the previous step's code so the current one is still unused for the sign-in below.
+  await panel.getByLabel('Code from the app').fill(totp.generate({ timestamp: Date.now() - 30_000 }));
+  await panel.getByRole('button', { name: 'Turn on' }).click();
+  const codes = panel.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+  await codes.first().waitFor();
+  assert.equal(await codes.count(), 10);
+  await panel.getByTestId('totp-state').getByText(/^On/).waitFor();
+  await screenshot(p, 'settings-two-factor');
+
+  await p.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await signIn(stack.user.name, stack.user.password);
+  await p.getByLabel('Two-factor code').waitFor();
+  assert.match(await p.getByRole('alert').innerText(), /6-digit code/);
+  await screenshot(p, 'login-two-factor');
+  await p.getByLabel('Two-factor code').fill(totp.generate());
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('navigation', { name: 'Main' }).waitFor();
 });
 
 test('sign out returns to the sign-in screen and ends the session', async () => {
