@@ -145,12 +145,12 @@ test('issue 7 features over HTTPS', { timeout: 240_000 }, async (t) => {
     assert.match(String(csv.headers['content-type']), /text\/csv/);
     assert.match(String(csv.headers['content-disposition']), /attachment; filename="printbox-audit-.*\.csv"/);
     const json = await s.req({ path: '/api/audit/export?format=json', cookie: ca });
-    const rows = json.json as Array<{ action: string; outcome: string; actor: string }>;
+    const rows = json.json as Array<{ action: string; outcome: string; actor: string; details: { body?: Record<string, unknown> } }>;
     assert.ok(rows.some((r) => r.action === 'auth.login' && r.outcome === 'failure' && r.actor === op.name));
     assert.ok(rows.some((r) => r.action === 'auth.login' && r.outcome === 'success'));
     assert.ok(rows.some((r) => r.action === 'PUT /users/:username/role'));
     assert.ok(rows.some((r) => r.action === 'PUT /security/settings'));
-    const link = (rows as Array<{ action: string; details: { body?: Record<string, unknown> } }>).find((r) => r.action === 'POST /cloud/link');
+    const link = rows.find((r) => r.action === 'POST /cloud/link');
     assert.equal(link?.details.body?.email, 'owner@example.com');
     assert.equal(link?.details.body?.password, '[redacted]');
     assert.ok(rows.some((r) => r.action === 'DELETE /cloud/link'));

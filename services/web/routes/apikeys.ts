@@ -24,7 +24,7 @@ export const apiKeyRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'delete', path: '/apikeys/:id', access: 'apikeys.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const raw = param(req, 'id', 12);
       if (!/^[1-9]\d*$/.test(raw)) throw notFound('API key');
       return sec(deps).apiKeys.revoke(Number(raw));

@@ -18,7 +18,7 @@ export const securityRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'post', path: '/security/totp/enroll', access: 'authenticated',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ principal, deps }) => {
       const e = await sec(deps).totp.beginEnroll(account(principal).username);
       return e;
     },
@@ -48,7 +48,7 @@ export const securityRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'delete', path: '/security/totp/:username', access: 'users.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const username = param(req, 'username');
       if (!(await sec(deps).totp.status(username)).enabled) throw notFound('Two-factor setup for that user');
       await sec(deps).totp.reset(username);
@@ -61,7 +61,7 @@ export const securityRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'put', path: '/security/settings', access: 'users.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const body = jsonObject(req.body);
       const on = body.enforce_2fa;
       if (typeof on !== 'boolean' || Object.keys(body).some((k) => k !== 'enforce_2fa')) throw badRequest('invalid_field', 'Send {"enforce_2fa": true|false}');
@@ -75,7 +75,7 @@ export const securityRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'post', path: '/security/roles', access: 'users.manage', status: 201,
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const body = jsonObject(req.body);
       const role = await sec(deps).roles.createCustom(body.name, body.permissions);
       return role;
@@ -83,7 +83,7 @@ export const securityRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'delete', path: '/security/roles/:name', access: 'users.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const name = param(req, 'name', 64);
       await sec(deps).roles.deleteCustom(name);
     },

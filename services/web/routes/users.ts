@@ -22,7 +22,7 @@ export const userRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'put', path: '/users/:username/role', access: 'users.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const username = param(req, 'username');
       await sec(deps).requireKnownUser(username);
       const body = jsonObject(req.body);
@@ -34,7 +34,7 @@ export const userRoutes: Route<WebDeps>[] = [
   },
   {
     method: 'delete', path: '/users/:username/sessions', access: 'users.manage',
-    handler: async ({ req, principal, deps }) => {
+    handler: async ({ req, deps }) => {
       const username = param(req, 'username');
       await sec(deps).requireKnownUser(username);
       const ended = await sec(deps).sessions.endAllFor(username);

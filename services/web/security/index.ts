@@ -20,6 +20,8 @@ export interface SecurityDeps {
   dataDir: string;
   roleMap: RoleMapEntry[];
   sessionStore: SessionStoreLike;
+  /** Absolute session lifetime (PRINTBOX_SESSION_MAX_H), to prune the session side table. */
+  sessionMaxMs?: number;
   log: Logger;
   now?: () => Date;
 }
@@ -61,7 +63,7 @@ export async function createSecurity(deps: SecurityDeps): Promise<Security> {
   await ensureSecuritySchema(deps.db);
   const now = deps.now ?? (() => new Date());
   const audit = createAuditLog({ db: deps.db, now });
-  const sessions = createSessionService({ db: deps.db, store: deps.sessionStore, now });
+  const sessions = createSessionService({ db: deps.db, store: deps.sessionStore, now, ...(deps.sessionMaxMs ? { maxAgeMs: deps.sessionMaxMs } : {}) });
   const roles = createRoleService({
     db: deps.db, roleMap: deps.roleMap, now,
     onUserRoleChanged: async (u) => { await sessions.endAllFor(u); },

@@ -43,7 +43,15 @@ export interface SessionService {
 
 const TOUCH_MS = 30_000;
 
-export function createSessionService(deps: { db: Db; store: SessionStoreLike; now?: () => Date }): SessionService {
+export interface SessionServiceDeps {
+  db: Db;
+  store: SessionStoreLike;
+  /** The absolute session lifetime: rows older than this belong to sessions that have ended. */
+  maxAgeMs?: number;
+  now?: () => Date;
+}
+
+export function createSessionService(deps: SessionServiceDeps): SessionService {
   const now = deps.now ?? (() => new Date());
   const lastTouch = new Map<string, number>();
   const destroy = (sid: string) => new Promise<void>((resolve) => deps.store.destroy(sid, () => resolve()));
@@ -61,6 +69,8 @@ export function createSessionService(deps: { db: Db; store: SessionStoreLike; no
   return {
     async register(sid, who) {
       const t = now().toISOString();
+      // Sessions that simply expired leave rows behind; the absolute lifetime bounds them, so prune here.
+      await deps.db.run('DELETE FROM user_sessions WHERE created_at < ?', [new Date(now().getTime() - (deps.maxAgeMs ?? 7 * 86_400_000)).toISOString()]);
       await deps.db.run(`INSERT INTO user_sessions(id, sid, username, method, ip, user_agent, created_at, last_activity) VALUES (?,?,?,?,?,?,?,?)
         ON CONFLICT(sid) DO UPDATE SET username = excluded.username, method = excluded.method, ip = excluded.ip,
           user_agent = excluded.user_agent, last_activity = excluded.last_activity`,
