@@ -45,7 +45,22 @@ async function applyHostname(deps: ApplyDeps, name: string): Promise<void> {
 /** NetworkManager keyfile syntax: escape what the GKeyFile parser treats specially. */
 const keyfileValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/;/g, '\\;');
 
+const WIFI_KEYFILE = 'etc/NetworkManager/system-connections/printbox-wifi.nmconnection';
+
 function applyWifi(root: string, wifi: NonNullable<BootSettings['wifi']>): void {
+  const file = at(root, WIFI_KEYFILE);
+  let current = '';
+  try { current = fs.readFileSync(file, 'utf8'); } catch { /* first time */ }
+  // A rerun sees the file after we removed wifi_password from it: the same SSID without a password
+  // means "keep what was set up", not "switch to an open network" (which would cut the device off).
+  const keep = !wifi.password && current.includes(`\nssid=${keyfileValue(wifi.ssid)}\n`);
+  if (!keep) writeWifi(file, wifi);
+  if (wifi.country) {
+    writeIfChanged(at(root, 'etc/modprobe.d/printbox-wifi-country.conf'), `options cfg80211 ieee80211_regdom=${wifi.country}\n`, 0o644);
+  }
+}
+
+function writeWifi(file: string, wifi: NonNullable<BootSettings['wifi']>): void {
   const lines = [
     '# Written by printbox-firstboot from printbox.txt',
     '[connection]', 'id=printbox-wifi', 'type=wifi', 'autoconnect=true', '',
@@ -53,10 +68,7 @@ function applyWifi(root: string, wifi: NonNullable<BootSettings['wifi']>): void 
     ...(wifi.password ? ['[wifi-security]', 'key-mgmt=wpa-psk', `psk=${keyfileValue(wifi.password)}`, ''] : []),
     '[ipv4]', 'method=auto', '', '[ipv6]', 'method=auto', '',
   ];
-  writeIfChanged(at(root, 'etc/NetworkManager/system-connections/printbox-wifi.nmconnection'), lines.join('\n'), 0o600);
-  if (wifi.country) {
-    writeIfChanged(at(root, 'etc/modprobe.d/printbox-wifi-country.conf'), `options cfg80211 ieee80211_regdom=${wifi.country}\n`, 0o644);
-  }
+  writeIfChanged(file, lines.join('\n'), 0o600);
 }
 
 function applySshKey(root: string, key: string): void {

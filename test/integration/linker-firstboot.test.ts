@@ -278,3 +278,19 @@ test('a second run while one is linking leaves it alone; a killed run\'s lock do
   assert.equal(linkRec(e).state, 'linked');
   assert.equal(fs.existsSync(path.join(e.data, 'firstboot.lock')), false, 'released at exit');
 });
+
+test('a rerun after the Wi-Fi password was scrubbed keeps the Wi-Fi set up (no switch to an open network)', async () => {
+  const e = freshEnv();
+  const file = path.join(e.boot, 'printbox.txt');
+  fs.writeFileSync(file, `wifi_ssid = Home\nwifi_password = home-wifi-pw\nemail = ${OWNER.email}\npassword = typo-password\n`);
+  assert.equal((await runInProcess(e)).code, 1, 'wrong cloud password');
+  const nm = path.join(e.root, 'etc/NetworkManager/system-connections/printbox-wifi.nmconnection');
+  assert.match(fs.readFileSync(nm, 'utf8'), /psk=home-wifi-pw/);
+  assert.ok(!bootText(e).includes('home-wifi-pw'), 'applied Wi-Fi password scrubbed even though linking failed');
+  // The user fixes the cloud password and reboots.
+  fs.writeFileSync(file, bootText(e).replace('# password = (removed after use)', `password = ${OWNER.password}`));
+  const second = await runInProcess(e);
+  assert.equal(second.code, 0, second.out);
+  assert.match(fs.readFileSync(nm, 'utf8'), /psk=home-wifi-pw/, 'still the secured network');
+  assert.equal(linkRec(e).state, 'linked');
+});
