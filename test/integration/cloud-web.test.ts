@@ -75,6 +75,9 @@ test('link via the API, autologin after restart, owner login rules', async () =>
   assert.equal(r.status, 200, r.text);
   assert.deepEqual([r.json.state, (r.json.owner as { email: string }).email], ['linked', OWNER.email]);
   assert.ok(!r.text.includes('dt_'), 'the device token never leaves the device');
+  // Nothing in the data dir (link state, SQLite + WAL with the audit log, sessions) holds the password in clear.
+  const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? files(path.join(d, f.name)) : [path.join(d, f.name)]));
+  for (const f of files(dataDir)) assert.ok(!fs.readFileSync(f).includes(OWNER.password), `password found in ${f}`);
 
   await web!.stop();
   await boot();
