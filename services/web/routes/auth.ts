@@ -7,6 +7,7 @@ import { AppError, badRequest, unauthorized } from '../../shared/errors.ts';
 import { constantTimeEqual } from '../compare.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
+import type { Attempt } from '../throttle.ts';
 import { destroy, startSession, SESSION_COOKIE } from '../session.ts';
 import { jsonObject, stringField } from './validate.ts';
 
@@ -33,24 +34,40 @@ async function loginPam(deps: WebDeps, req: Request, username: string, password:
   }
   const role = await pamRole(deps, result.username, result.groups);
   if (!role) { attempt.failed(); throw unauthorized(); }
-  attempt.succeeded();
-  return { user: result.username, method: 'pam' as const, role, groups: result.groups };
+  return { who: { user: result.username, method: 'pam' as const, role, groups: result.groups }, attempt };
 }
 
 async function loginOwner(deps: WebDeps, req: Request, email: string, password: string) {
   const attempt = deps.throttle.begin(peer(req), `cloud:${email.trim().toLowerCase()}`);
-  let ok = false;
+  let owner: { email: string } | null;
+  let ok: boolean;
   try {
-    const owner = await deps.owner.linkedOwner();
+    owner = await deps.owner.linkedOwner();
     ok = owner !== null && constantTimeEqual(email.trim().toLowerCase(), owner.email.trim().toLowerCase())
       && await deps.owner.verify(owner.email, password);
-    if (!ok) { attempt.failed(); throw unauthorized('Wrong email or password'); }
-    attempt.succeeded();
-    return { user: owner!.email, method: 'cloud' as const, role: 'admin' };
   } catch (err) {
-    if (!ok && !(err instanceof AppError && err.status === 401)) attempt.abandoned();
+    attempt.abandoned(); // the cloud/verifier failed to answer: no verdict on the password
     throw err;
   }
+  if (!ok || !owner) { attempt.failed(); throw unauthorized('Wrong email or password'); }
+  return { who: { user: owner.email, method: 'cloud' as const, role: 'admin' }, attempt };
+}
+
+/**
+ * The throttle counters are cleared only when the WHOLE login succeeded: a right password followed
+ * by a wrong (or missing) second factor still counts, so TOTP codes cannot be guessed unthrottled.
+ */
+type Who = { user: string; method: 'pam' | 'cloud'; role: string; groups?: string[] };
+
+async function finishLogin(deps: WebDeps, first: { who: Who; attempt: Attempt }, totp: unknown): Promise<Who> {
+  try {
+    await deps.security?.checkSecondFactor(first.who.user, totp);
+  } catch (err) {
+    if (err instanceof AppError && err.status === 401) first.attempt.failed(); else first.attempt.abandoned();
+    throw err;
+  }
+  first.attempt.succeeded();
+  return first.who;
 }
 
 /** Records a failed login (wrong credentials or code) or a lockout (429) in the audit log, then rethrows. */
@@ -78,9 +95,8 @@ export const authRoutes: Route<WebDeps>[] = [
       // Issue 7: failures, lockouts and the TOTP step are audited; the second factor is asked for
       // only after the password was right, so totp_required reveals nothing to a guesser.
       const who = await auditedLogin(deps, req, name, async () => {
-        const w = hasUser ? await loginPam(deps, req, name, password) : await loginOwner(deps, req, name, password);
-        await deps.security?.checkSecondFactor(w.user, body.totp);
-        return w;
+        const first = hasUser ? await loginPam(deps, req, name, password) : await loginOwner(deps, req, name, password);
+        return finishLogin(deps, first, body.totp);
       });
       await startSession(req, who, (deps.now ?? Date.now)());
       await deps.security?.sessions.register(req.sessionID, { username: who.user, method: who.method, ip: peer(req), userAgent: String(req.headers['user-agent'] ?? '') });
