@@ -201,6 +201,8 @@ test('settings and sign out', async () => {
   }, k);
   assert.equal(await withKey(key), 'apikey');
   await b.page.getByRole('region', { name: 'Users and roles' }).getByRole('combobox', { name: `Role of ${stack.user.name}` }).waitFor();
+  // The audit log shows the cloud link made earlier in this test.
+  await b.page.getByRole('list', { name: 'Recent audit entries' }).getByText(/link/).first().waitFor();
   await screenshot(b.page, 'settings-admin');
   await keys.getByRole('button', { name: 'Revoke key ci-script' }).click();
   await keys.getByText('No API keys.').waitFor();
