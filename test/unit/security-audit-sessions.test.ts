@@ -68,6 +68,12 @@ test('sessions: side table over a real connect-sqlite3 store; end one, end all b
   await new Promise<void>((r) => store.destroy('s3', () => r()));
   assert.deepEqual((await sessions.list()).map((s) => s.username), ['ann'], 'store-expired sessions are pruned from listings');
   assert.equal(await sessions.idOf('s1'), s1.id);
+  // rows older than the absolute lifetime are pruned when the next session registers
+  const pruning = createSessionService({ db, store, now: () => new Date(c.now().getTime() + 8 * 86_400_000) });
+  await put('s9');
+  await pruning.register('s9', { username: 'zed', method: 'pam', ip: '1.1.1.1', userAgent: 'x' });
+  assert.deepEqual((await db.all<{ sid: string }>('SELECT sid FROM user_sessions')).map((r) => r.sid), ['s9']);
+  await sessions.register('s1', { username: 'ann', method: 'pam', ip: '10.0.0.7', userAgent: 'Firefox' });
   await sessions.forget('s1');
-  assert.equal((await sessions.list()).length, 0);
+  assert.deepEqual((await sessions.list()).map((x) => x.username), ['zed']);
 });
