@@ -110,6 +110,9 @@ test('issue 7 features over HTTPS', { timeout: 240_000 }, async (t) => {
     assert.equal(j(await s.req({ path: '/api/auth/session', cookie: o2 })).role, 'watcher');
     assert.equal((await s.req({ path: '/api/audit', cookie: o2 })).status, 200, 'custom role grants audit.read');
     assert.equal((await s.req({ path: '/api/apikeys', cookie: o2 })).status, 403);
+    const upd = await s.req({ method: 'PUT', path: '/api/security/roles/watcher', cookie: ca, body: { permissions: ['printers.read'] } });
+    assert.equal(upd.status, 200, upd.text);
+    assert.equal((await s.req({ path: '/api/audit', cookie: o2 })).status, 403, 'a narrowed custom role applies on the next request');
     assert.equal((await s.req({ method: 'DELETE', path: '/api/security/roles/watcher', cookie: ca })).status, 409, 'in use');
     await s.req({ method: 'PUT', path: `/api/users/${op.name}/role`, cookie: ca, body: { role: null } });
     assert.equal((await s.req({ method: 'DELETE', path: '/api/security/roles/watcher', cookie: ca })).status, 204);

@@ -56,7 +56,7 @@ export function cookieOf(r: Reply): string | undefined {
   return c?.split(';')[0];
 }
 
-function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+function waitFor(check: () => boolean, what: string, ms = 60_000): Promise<void> {
   const until = Date.now() + ms;
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {

@@ -43,6 +43,12 @@ test('custom roles: made from the permission list, validated, refused while in u
   await assert.rejects(roles.createCustom('x', 'printers.read'), { code: 'invalid_permissions' });
   await assert.rejects(roles.createCustom('Bad Name', ['jobs.read']), { code: 'invalid_role_name' });
   await assert.rejects(roles.createCustom('../etc', ['jobs.read']), { code: 'invalid_role_name' });
+  const up = await roles.updateCustom('monitor', ['printers.read', 'printers.control']);
+  assert.deepEqual([...(await roles.permissionsOf('monitor'))].sort(), ['printers.control', 'printers.read']);
+  assert.equal(up.builtin, false);
+  await assert.rejects(roles.updateCustom('admin', ['jobs.read']), { code: 'builtin_role' });
+  await assert.rejects(roles.updateCustom('nosuch', ['jobs.read']), { code: 'not_found' });
+  await assert.rejects(roles.updateCustom('monitor', ['nope']), { code: 'invalid_permissions' });
   await roles.setUserRole('dan', 'monitor');
   await assert.rejects(roles.deleteCustom('monitor'), { code: 'role_in_use' });
   await roles.setUserRole('dan', null);

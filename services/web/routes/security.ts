@@ -82,6 +82,10 @@ export const securityRoutes: Route<WebDeps>[] = [
     },
   },
   {
+    method: 'put', path: '/security/roles/:name', access: 'users.manage',
+    handler: async ({ req, deps }) => sec(deps).roles.updateCustom(param(req, 'name', 64), jsonObject(req.body).permissions),
+  },
+  {
     method: 'delete', path: '/security/roles/:name', access: 'users.manage',
     handler: async ({ req, deps }) => {
       const name = param(req, 'name', 64);

@@ -48,6 +48,8 @@ export interface RoleService {
   permissionsOf(role: string): Promise<Set<Permission>>;
   exists(role: string): Promise<boolean>;
   createCustom(name: unknown, permissions: unknown): Promise<RoleInfo>;
+  /** Replaces a custom role's permissions; they apply on the next request of everyone holding it. */
+  updateCustom(name: string, permissions: unknown): Promise<RoleInfo>;
   deleteCustom(name: string): Promise<void>;
   /** The role a signed-in account has right now. */
   roleFor(user: { username: string; method: 'pam' | 'cloud' | 'local'; groups?: readonly string[] }): Promise<string>;
@@ -83,6 +85,13 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       const perms = parsePermissions(permissions);
       const res = await deps.db.run('INSERT OR IGNORE INTO custom_roles(name, permissions, created_at) VALUES (?,?,?)', [name, JSON.stringify(perms), now().toISOString()]);
       if (res.changes === 0) throw conflict('role_exists', 'A role with that name exists');
+      return { name, builtin: false, permissions: perms };
+    },
+    async updateCustom(name, permissions) {
+      if (Object.hasOwn(BUILTIN_ROLES, name)) throw badRequest('builtin_role', 'Built-in roles cannot be changed');
+      const perms = parsePermissions(permissions);
+      const res = await deps.db.run('UPDATE custom_roles SET permissions = ? WHERE name = ?', [JSON.stringify(perms), name]);
+      if (res.changes === 0) throw notFound('Role');
       return { name, builtin: false, permissions: perms };
     },
     async deleteCustom(name) {
