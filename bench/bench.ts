@@ -1,0 +1,62 @@
+/**
+ * `npm run bench`: the same G-code file streamed through PrintBox's sender and through Printrun's
+ * pronsole to the virtual Marlin on a real pty at 115200 and 250000 baud, 15 ms firmware latency,
+ * ADVANCED_OK on and off. Prints lines/s, the PrintBox/pronsole ratio, and the fraction of wire rate
+ * (numbered-line bytes × 10 bits / baud). Targets (issue 3): ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
+ * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { numbered } from '../services/printer/protocol/gcode.ts';
+import { createRig, gcodeLines } from '../test/helpers/virtual-printer.ts';
+
+const LINES = Number(process.env.BENCH_LINES ?? 1500);
+const LATENCY = 15;
+const file = gcodeLines(LINES);
+const avgWireBytes = file.reduce((a, c, i) => a + numbered(i + 1, c).length, 0) / LINES;
+
+interface Row { baud: number; adv: boolean; bufsize: number; printbox: number; pronsole: number | null }
+
+async function printbox(baud: number, adv: boolean, bufsize: number): Promise<number> {
+  const rig = await createRig({ baud, latencyMs: LATENCY, advancedOk: adv, bufsize, record: false }, { okTimeoutMs: 5000 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 15_000, 'idle');
+    await rig.files.save('bench.gcode', file.join('\n') + '\n');
+    const t0 = performance.now();
+    await rig.manager.get(p.id).start('bench.gcode');
+    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 300_000, 'done');
+    if (job.state !== 'done') throw new Error(`job ${job.state}`);
+    return LINES / ((performance.now() - t0) / 1000);
+  } finally { await rig.close(); }
+}
+
+async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<number> {
+  const rig = await createRig({ baud, latencyMs: LATENCY, advancedOk: adv, bufsize, record: false });
+  await rig.manager.stop(); // only the simulator is needed; pronsole opens the port itself
+  const gfile = path.join(rig.dir, 'bench.gcode');
+  fs.writeFileSync(gfile, file.join('\n') + '\n');
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'pronsole-driver.py'), rig.vp.link, String(baud), gfile], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOME: rig.dir } });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pronsole driver exited ${code}: ${stdout}`))));
+    });
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; lines: number };
+    return r.lines / r.seconds;
+  } finally { await rig.close(); }
+}
+
+const rows: Row[] = [];
+const configs: Array<[number, boolean, number]> = [[115200, true, 4], [115200, false, 4], [250000, true, 4], [250000, false, 4], [250000, true, 16]];
+for (const [baud, adv, bufsize] of configs) {
+  const pb = await printbox(baud, adv, bufsize);
+  const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await pronsole(baud, adv, bufsize);
+  rows.push({ baud, adv, bufsize, printbox: pb, pronsole: pr });
+  const wire = baud / 10 / avgWireBytes;
+  process.stdout.write(`${baud} baud, ADVANCED_OK ${adv ? 'on ' : 'off'}, BUFSIZE ${String(bufsize).padStart(2)}: PrintBox ${pb.toFixed(0).padStart(4)} lines/s (${((pb / wire) * 100).toFixed(0)}% of wire ${wire.toFixed(0)})` +
+    (pr === null ? '\n' : `, pronsole ${pr.toFixed(0).padStart(3)} lines/s (${((pr / wire) * 100).toFixed(0)}%), ratio ${(pb / pr).toFixed(1)}×\n`));
+}
+process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, firmware latency ${LATENCY} ms, RX buffer 128 B\n`);
+process.exit(0);
