@@ -56,6 +56,11 @@ test('enroll → QR + secret, encrypted at rest; confirm gives 10 recovery codes
   c.advance(-30_000); // an older step inside the ±1 window is still refused: steps only move forward
   await assert.rejects(totp.verify('ann', codeAt(e.secret, c.ms() - 30_000)), { code: 'totp_invalid' });
   c.advance(30_000 * 5);
+  // two requests racing with the same fresh code: exactly one wins (the step check is one UPDATE)
+  const racing = codeAt(e.secret, c.ms());
+  const results = await Promise.allSettled(Array.from({ length: 4 }, () => totp.verify('ann', racing)));
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  c.advance(30_000);
   await assert.rejects(totp.beginEnroll('ann'), { code: 'totp_enabled' });
   assert.equal((await totp.status('ann')).recovery_codes_left, 10);
   assert.deepEqual(await totp.verify('ann', recovery[0]!.toLowerCase()), { recovery: true });

@@ -70,6 +70,9 @@ export async function createSecurity(deps: SecurityDeps): Promise<Security> {
   });
   const apiKeys = createApiKeyService({ db: deps.db, roles, now });
   const totp = createTotpService({ db: deps.db, deviceKey: loadDeviceKey(deps.dataDir), now });
+  for (const m of deps.roleMap) {
+    if (!(await roles.exists(m.role))) deps.log.warn(`PRINTBOX_ROLE_MAP: group ${m.group} maps to unknown role "${m.role}"; its members get "viewer"`);
+  }
 
   return {
     roles, apiKeys, totp, sessions, audit,
