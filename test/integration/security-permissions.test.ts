@@ -2,11 +2,12 @@
  * Walks THE route table (services/web/routes/index.ts) against the real web service over HTTPS from
  * a non-local address and proves every non-public route refuses a caller without its permission:
  * anonymous → 401; an API key holding every permission except the route's → 403 forbidden; a key
- * holding only that permission gets past the check (whatever the handler then says).
+ * holding only that permission gets past the check (whatever the handler then says). Then the same
+ * walk with signed-in operator and viewer accounts (roles from the PAM group map).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PERMISSIONS, type Permission } from '../../services/web/permissions.ts';
+import { BUILTIN_ROLES, PERMISSIONS, type Permission } from '../../services/web/permissions.ts';
 import { routes } from '../../services/web/routes/index.ts';
 import { startStack } from './security-stack.ts';
 
@@ -14,7 +15,7 @@ import { startStack } from './security-stack.ts';
 const concrete = (p: string) => '/api' + p.replace(/[{}]/g, '').replace(/[:*]\w+/g, 'x');
 
 test('every route in the table refuses a caller without its permission', { timeout: 180_000 }, async (t) => {
-  const stack = await startStack();
+  const stack = await startStack({ userSpecs: [{ key: 'operator', role: 'operators' }, { key: 'viewer', role: 'plain' }] });
   t.after(() => stack.stop());
   const only = new Map<Permission, string>();
   const allBut = new Map<Permission, string>();
@@ -42,6 +43,21 @@ test('every route in the table refuses a caller without its permission', { timeo
     checked++;
   }
   assert.ok(checked >= 15, `walked ${checked} non-public routes`);
+
+  // The same walk with real signed-in PAM accounts whose built-in roles come from the group map.
+  for (const role of ['operator', 'viewer'] as const) {
+    const cookie = await stack.login(stack.users[role]!);
+    const perms = new Set<string>(BUILTIN_ROLES[role]);
+    for (const route of routes) {
+      if (route.access === 'public' || route.access === 'authenticated') continue;
+      // a GET by this role is harmless; mutations it may do are skipped so the walk cannot end its own session
+      if (perms.has(route.access) && route.method !== 'get') continue;
+      const r = await stack.req({ method: route.method.toUpperCase(), path: concrete(route.path), cookie, ...(route.method === 'get' ? {} : { body: {} }) });
+      const forbidden = r.status === 403 && (r.json as { error?: { code?: string } })?.error?.code === 'forbidden';
+      assert.equal(forbidden, !perms.has(route.access), `${role} ${route.method.toUpperCase()} ${route.path} (${route.access}) → ${r.status} ${r.text.slice(0, 120)}`);
+      assert.notEqual(r.status, 401, `${role} session still valid at ${route.path}`);
+    }
+  }
   assert.ok(stack.alive(), 'service still running');
   t.diagnostic(`walked ${checked} non-public routes of ${routes.length}`);
 });
