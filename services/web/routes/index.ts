@@ -14,6 +14,9 @@ import { sessionRoutes } from './sessions.ts';
 import { auditRoutes } from './audit.ts';
 import { userRoutes } from './users.ts';
 import { cloudRoutes } from './cloud.ts';
+import { printerRoutes } from './printers.ts';
+import { fileRoutes } from './files.ts';
+import { eventRoutes } from './events.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
@@ -26,4 +29,7 @@ export const routes: Route<WebDeps>[] = [
   ...auditRoutes,
   ...userRoutes,
   ...cloudRoutes,
+  ...printerRoutes,
+  ...fileRoutes,
+  ...eventRoutes,
 ];

@@ -1,0 +1,33 @@
+/**
+ * GET /api/events — Server-Sent Events for the UI (CONTRACT.md "Live events"): first
+ * `event: snapshot` {printers}, then the printer service's PrinterEvents as `event: <name>`
+ * (printer, removed, temperatures, job, log) and `event: service` {up} when printer.sock drops/returns.
+ */
+import type { PrinterEvent } from '../../shared/ipc.ts';
+import type { WebDeps } from '../deps.ts';
+import type { Route } from '../route-types.ts';
+
+const KEEPALIVE_MS = 20_000;
+
+export const eventRoutes: Route<WebDeps>[] = [
+  {
+    method: 'get', path: '/events', access: 'printers.read', raw: true,
+    handler: async ({ req, res, deps }) => {
+      const printers = await deps.printer.call('printers.list', {}); // 503 before any header when the service is down
+      res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
+      res.flushHeaders();
+      const send = (event: string, data: unknown) => { if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
+      send('snapshot', { printers });
+      let first = true;
+      const stop = deps.printer.subscribe('events.subscribe', (ev) => {
+        const e = ev as PrinterEvent;
+        send(e.event, e.data);
+      }, (up) => {
+        if (first && up) { first = false; return; }
+        send('service', { up });
+      });
+      const keepalive = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n'); }, KEEPALIVE_MS);
+      req.on('close', () => { clearInterval(keepalive); stop(); });
+    },
+  },
+];

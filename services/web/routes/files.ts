@@ -1,0 +1,63 @@
+/**
+ * G-code files (CONTRACT.md "HTTP API"): multipart upload (field `file`) spooled by multer into the
+ * files dir itself, then validated, fsynced and renamed by the shared FileStore. Hostile names and
+ * malformed G-code are 400s and leave nothing behind; oversize uploads are 413.
+ */
+import path from 'node:path';
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import { AppError, badRequest } from '../../shared/errors.ts';
+import { FileStore, sanitizeName } from '../../shared/files.ts';
+import type { WebDeps } from '../deps.ts';
+import type { Route } from '../route-types.ts';
+
+export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+const stores = new Map<string, FileStore>();
+export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
+  const dir = path.join(deps.config.dataDir, 'files');
+  let s = stores.get(dir);
+  if (!s) { s = new FileStore(dir); stores.set(dir, s); }
+  await s.init();
+  return s;
+}
+
+function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File> {
+  const upload = multer({
+    storage: multer.diskStorage({ destination: store.dir, filename: (_req, _file, cb) => cb(null, path.basename(store.tempPath())) }),
+    limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, parts: 6 },
+    // Keep the client's raw name: a hostile "../x" must be refused, not silently trimmed to "x".
+    preservePath: true,
+  }).single('file');
+  return new Promise((resolve, reject) => {
+    upload(req, res, (err: unknown) => {
+      if (err instanceof multer.MulterError) {
+        if (err.code === 'LIMIT_FILE_SIZE') return reject(new AppError('file_too_large', 413, `Files larger than ${MAX_UPLOAD_BYTES} bytes are not accepted`));
+        return reject(badRequest('bad_upload', `Upload rejected: ${err.message} (send one file in the field "file")`));
+      }
+      if (err) return reject(badRequest('bad_upload', 'The upload could not be read'));
+      if (!req.file) return reject(badRequest('bad_upload', 'No file in the field "file"'));
+      resolve(req.file);
+    });
+  });
+}
+
+export const fileRoutes: Route<WebDeps>[] = [
+  { method: 'get', path: '/files', access: 'files.read', handler: async ({ deps }) => (await fileStoreOf(deps)).list() },
+  {
+    method: 'post', path: '/files', access: 'files.write', body: 'multipart', status: 201,
+    handler: async ({ req, res, deps }) => {
+      const store = await fileStoreOf(deps);
+      const file = await receive(store, req, res);
+      // multer decodes the multipart filename as latin1; browsers send UTF-8.
+      const original = Buffer.from(file.originalname, 'latin1').toString('utf8');
+      const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
+      const info = await store.import(file.path, name);
+      return { name: info.name, size: info.size, lines: info.lines };
+    },
+  },
+  {
+    method: 'delete', path: '/files/:name', access: 'files.write',
+    handler: async ({ req, deps }) => { await (await fileStoreOf(deps)).remove(sanitizeName(req.params.name)); return undefined; },
+  },
+];

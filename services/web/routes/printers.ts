@@ -1,0 +1,44 @@
+/**
+ * Printers and jobs (CONTRACT.md "HTTP API"): thin handlers over printer.sock — the web never opens
+ * a serial port; the IPC client turns "printer service down" into 503.
+ */
+import { badRequest } from '../../shared/errors.ts';
+import { sanitizeName } from '../../shared/files.ts';
+import type { WebDeps } from '../deps.ts';
+import type { Route } from '../route-types.ts';
+
+const body = (b: unknown): Record<string, unknown> => (b && typeof b === 'object' ? (b as Record<string, unknown>) : {});
+const id = (p: { id?: string | string[] }): string => {
+  const v = typeof p.id === 'string' ? p.id : '';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw badRequest('bad_printer_id', 'Invalid printer id');
+  return v;
+};
+
+const jobAction = (action: 'pause' | 'resume' | 'cancel'): Route<WebDeps> => ({
+  method: 'post', path: `/printers/:id/job/${action}`, access: 'jobs.control',
+  handler: ({ req, deps }) => deps.printer.call(`jobs.${action}`, { printerId: id(req.params) }, 60_000),
+});
+
+export const printerRoutes: Route<WebDeps>[] = [
+  { method: 'get', path: '/printers', access: 'printers.read', handler: ({ deps }) => deps.printer.call('printers.list', {}) },
+  { method: 'get', path: '/printers/:id', access: 'printers.read', handler: ({ req, deps }) => deps.printer.call('printers.get', { id: id(req.params) }) },
+  {
+    method: 'post', path: '/printers/:id/job', access: 'jobs.control', status: 202,
+    handler: ({ req, deps }) => deps.printer.call('jobs.start', { printerId: id(req.params), file: sanitizeName(body(req.body).file) }, 60_000),
+  },
+  { method: 'get', path: '/printers/:id/job', access: 'jobs.read', handler: ({ req, deps }) => deps.printer.call('jobs.get', { printerId: id(req.params) }) },
+  jobAction('pause'), jobAction('resume'), jobAction('cancel'),
+  {
+    method: 'post', path: '/printers/:id/command', access: 'printers.control', status: 202,
+    handler: ({ req, deps }) => {
+      const gcode = body(req.body).gcode;
+      if (typeof gcode !== 'string' || !gcode.trim()) throw badRequest('bad_gcode', 'gcode is required');
+      return deps.printer.call('printers.command', { id: id(req.params), gcode });
+    },
+  },
+  { method: 'post', path: '/printers/:id/emergency-stop', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.emergencyStop', { id: id(req.params) }) },
+  {
+    method: 'get', path: '/jobs', access: 'jobs.read',
+    handler: ({ req, deps }) => deps.printer.call('jobs.history', { limit: Math.min(500, Number(req.query.limit) || 50) }),
+  },
+];
