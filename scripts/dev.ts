@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LinkStore } from '../services/shared/link/store.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = path.join(ROOT, '.printbox');
@@ -20,6 +21,11 @@ const defaults: Record<string, string> = {
 };
 const env: NodeJS.ProcessEnv = { ...defaults, ...process.env };
 fs.mkdirSync(env.PRINTBOX_RUN_DIR!, { recursive: true });
+// The embedded default is offline mode (README); only a fresh data dir is set, so a link made
+// while developing (or an explicit `printbox unlink`) is kept across restarts.
+if (!env.PRINTBOX_CLOUD_URL && !fs.existsSync(path.join(env.PRINTBOX_DATA_DIR!, 'cloud', 'link.json'))) {
+  new LinkStore(env.PRINTBOX_DATA_DIR!).saveState('offline');
+}
 
 const services: Array<{ name: string; script: string }> = [];
 if (fs.existsSync(path.join(ROOT, 'services/printer/main.ts'))) services.push({ name: 'printer', script: 'services/printer/main.ts' });
