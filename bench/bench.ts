@@ -38,12 +38,12 @@ async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<nu
   fs.writeFileSync(gfile, file.join('\n') + '\n');
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'pronsole-driver.py'), rig.vp.link, String(baud), gfile], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HOME: rig.dir } });
+      const child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'pronsole-driver.py'), rig.vp.link, String(baud), gfile], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, HOME: rig.dir } });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
       child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pronsole driver exited ${code}: ${stdout}`))));
     });
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; lines: number };
+    const r = JSON.parse(out.slice(out.lastIndexOf('{"seconds"')).trim()) as { seconds: number; lines: number };
     return r.lines / r.seconds;
   } finally { await rig.close(); }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives Printrun's pronsole (its own do_connect/do_load/do_print, i.e. printcore's sender) to print a
 file to a port and reports the streaming time as JSON. Used by bench/bench.ts."""
-import json, sys, time
+import json, os, sys, time
 from printrun.pronsole import pronsole
 
 port, baud, path = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -19,5 +19,5 @@ p.do_print("")
 while not p.p.printing and time.time() - t0 < 5: time.sleep(0.005)
 while p.p.printing: time.sleep(0.005)
 dt = time.time() - t0
-p.p.disconnect()
-print(json.dumps({"seconds": dt, "lines": len(p.fgcode)}))
+print(json.dumps({"seconds": dt, "lines": len(p.fgcode)}), flush=True)
+os._exit(0)  # pronsole's reader/sender threads are not daemons; do not wait for them

@@ -26,7 +26,7 @@ export function numbered(n: number, cmd: string): string {
 
 /** Parses `N<n> <cmd>*<cs>`; null when the checksum is absent or wrong (what the firmware checks). */
 export function parseNumbered(line: string): { n: number; cmd: string } | null {
-  const m = /^N(\d+) ?(.*)\*(\d+)$/.exec(line);
+  const m = /^N(-?\d+) ?(.*)\*(\d+)$/.exec(line);
   if (!m) return null;
   const body = line.slice(0, line.lastIndexOf('*'));
   if (checksum(body) !== Number(m[3])) return null;

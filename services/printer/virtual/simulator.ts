@@ -162,10 +162,10 @@ export class MarlinSimulator {
   /** Marlin's get_serial_commands validation (queue.cpp). */
   private accept(line: string): void {
     if (this.halted) return;
-    if (line.startsWith('N')) {
-      const m = /^N(\d+)/.exec(line)!;
+    const m = /^N(-?\d+)/.exec(line);
+    if (m) {
       const n = Number(m[1]);
-      const isM110 = /^N\d+\s+M110\b/.test(line);
+      const isM110 = /^N-?\d+\s+M110\b/.test(line);
       if (!line.includes('*')) { this.stats.lineErrors++; return this.requestResend('No Checksum with line number'); }
       const parsed = parseNumbered(line);
       if (!isM110 && n !== this.lastN + 1) { this.stats.lineErrors++; return this.requestResend('Line Number is not Last Line Number+1'); }
