@@ -98,14 +98,14 @@ test('drag and drop upload shows progress and lists the file', async () => {
   await b.page.getByRole('progressbar', { name: 'Upload progress' }).waitFor();
   await b.page.waitForFunction(() => ((window as unknown as { __progress: number[] }).__progress.some((p) => p >= 30 && p < 100)));
   await screenshot(b.page, 'files-uploading');
-  await b.page.getByText(`Uploaded ${FILE}`).waitFor({ timeout: 30_000 });
+  await b.page.getByText(`Uploaded ${FILE} (${LINES.toLocaleString('en-US')} lines).`).waitFor({ timeout: 30_000 });
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await cdp.detach();
   const seen = await b.page.evaluate(() => (window as unknown as { __progress: number[] }).__progress);
   assert.ok(seen.filter((p) => p > 0 && p < 100).length >= 2, `intermediate progress values seen: ${seen.join(',')}`);
   const row = b.page.getByRole('row', { name: new RegExp(FILE) });
   await row.waitFor();
-  assert.match(await row.innerText(), new RegExp(LINES.toLocaleString('en-US')));
+  assert.match(await row.innerText(), /1\.\d MB/);
   await screenshot(b.page, 'files');
 });
 

@@ -71,6 +71,8 @@ export function apply(event: string, data: unknown): void {
       break;
     }
     case 'job': setJob(data as JobInfo); break;
+    // The web lost (or regained) printer.sock; the stream itself stays open.
+    case 'service': live.error = d.up ? '' : 'The printer service is not running; it is restarted automatically.'; break;
     case 'log': {
       const id = d.id as string;
       const l = (live.logs[id] ??= []);
@@ -111,7 +113,7 @@ function openStream(): void {
   const es = new EventSource('/api/events');
   source = es;
   es.onopen = () => { live.mode = 'live'; stopPolling(); };
-  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log']) {
+  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log', 'service']) {
     es.addEventListener(name, (e) => apply(name, JSON.parse((e as MessageEvent<string>).data)));
   }
   // Unnamed messages carrying {event, data} are accepted too.

@@ -12,4 +12,5 @@ export interface CloudStatus {
   [k: string]: unknown;
 }
 
-export interface FileInfo { name: string; size: number; lines?: number; uploaded_at?: string; mtime?: string }
+/** GET /api/files (services/shared/files.ts): lines is -1 when not counted for a listing. */
+export interface FileInfo { name: string; size: number; lines?: number; modified?: string }
