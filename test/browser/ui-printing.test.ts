@@ -162,7 +162,11 @@ test('start, pause, resume and cancel a print', async () => {
 test('the terminal sends a command and shows the answer', async () => {
   await b.page.getByRole('textbox', { name: 'G-code command' }).fill('M115');
   await b.page.getByRole('button', { name: 'Send', exact: true }).click();
-  await b.page.getByLabel('Printer communication log').getByText(/FIRMWARE_NAME:Marlin/).first().waitFor();
+  const log = b.page.getByLabel('Printer communication log');
+  await log.getByText(/FIRMWARE_NAME:Marlin/).first().waitFor();
+  const text = await log.innerText();
+  assert.match(text, /^> M115$/m, 'the sent command is echoed');
+  assert.match(text, /^> M104 S200$/m, 'the first line of the session (preheat) was not lost');
   await screenshot(b.page, 'printer-terminal');
 });
 

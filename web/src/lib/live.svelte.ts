@@ -26,7 +26,9 @@ export const live = $state({
 function record(id: string, temps: Temperatures | undefined): void {
   if (!temps || Object.keys(temps).length === 0) return;
   const now = Date.now();
-  const h = (live.history[id] ??= []);
+  // Not `??=`: that yields the raw array, while the state keeps a proxied copy, so the first push would be lost.
+  if (!live.history[id]) live.history[id] = [];
+  const h = live.history[id]!;
   const last = h[h.length - 1];
   // Autoreport can be several per second; a point every 500 ms is plenty for a 5-minute plot.
   if (last && now - last.t < 500) { last.temps = temps; return; }
@@ -75,7 +77,8 @@ export function apply(event: string, data: unknown): void {
     case 'service': live.error = d.up ? '' : 'The printer service is not running; it is restarted automatically.'; break;
     case 'log': {
       const id = d.id as string;
-      const l = (live.logs[id] ??= []);
+      if (!live.logs[id]) live.logs[id] = [];
+      const l = live.logs[id]!;
       l.push({ dir: d.direction === 'sent' ? 'sent' : 'received', line: String(d.line) });
       if (l.length > MAX_LOG) l.splice(0, l.length - MAX_LOG);
       break;
