@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { numbered } from '../services/printer/protocol/gcode.ts';
-import { createRig, gcodeLines } from '../test/helpers/virtual-printer.ts';
+import { createRig, gcodeLines, tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
 const LATENCY = 15;
@@ -32,8 +32,10 @@ async function printbox(baud: number, adv: boolean, bufsize: number): Promise<nu
 }
 
 async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<number> {
-  const rig = await createRig({ baud, latencyMs: LATENCY, advancedOk: adv, bufsize, record: false });
-  await rig.manager.stop(); // only the simulator is needed; pronsole opens the port itself
+  // Only the simulator: pronsole opens the port itself.
+  const dir = tempDir('bench');
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: LATENCY, advancedOk: adv, bufsize });
+  const rig = { dir, vp };
   const gfile = path.join(rig.dir, 'bench.gcode');
   fs.writeFileSync(gfile, file.join('\n') + '\n');
   try {
@@ -41,11 +43,12 @@ async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<nu
       const child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'pronsole-driver.py'), rig.vp.link, String(baud), gfile], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, HOME: rig.dir } });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pronsole driver exited ${code}: ${stdout}`))));
+      const t = setTimeout(() => child.kill(), 600_000);
+      child.on('exit', (code) => { clearTimeout(t); }); child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pronsole driver exited ${code}: ${stdout}`))));
     });
     const r = JSON.parse(out.slice(out.lastIndexOf('{"seconds"')).trim()) as { seconds: number; lines: number };
     return r.lines / r.seconds;
-  } finally { await rig.close(); }
+  } finally { await vp.close(); fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
 const rows: Row[] = [];

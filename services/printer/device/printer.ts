@@ -53,6 +53,7 @@ export class Printer {
   private lastCheckpoint = 0;
   private runStart = { at: 0, progress: 0 };
   private readonly park: ParkSettings;
+  private shutdown = false;
 
   constructor(private readonly deps: PrinterDeps) {
     this.name = deps.id;
@@ -87,6 +88,7 @@ export class Printer {
     this.setState('detecting');
     this.error = undefined;
     const found = await probe({ path: this.path, baudrates: this.deps.baudrates, openPort: this.deps.openPort, timeoutMs: this.deps.probeTimeoutMs ?? 3000, log: this.deps.log });
+    if (found && this.shutdown) { await found.port.close(); return; } // the service stopped while probing
     if (!found) { this.error = 'No printer answered on this port'; this.setState('error'); return; }
     this.port = found.port; this.baudrate = found.baudrate;
     this.setState('connecting');
@@ -110,7 +112,7 @@ export class Printer {
     this.deps.log.info('printer connected', { id: this.id, baudrate: this.baudrate, name: this.name, capabilities: this.capabilities });
   }
 
-  async disconnect(): Promise<void> { const p = this.port; await p?.close(); }
+  async disconnect(): Promise<void> { this.shutdown = true; const p = this.port; await p?.close(); }
 
   // ───── jobs ─────
   async start(file: string): Promise<JobInfo> {
