@@ -44,10 +44,14 @@ test('the admin signs in with the PAM account', async () => {
   if (await loginAlert.count()) assert.fail(`sign-in failed: ${await loginAlert.innerText()}`);
 });
 
-test('link the box to the reference cloud with email and password', async () => {
+test('offline mode, then link the box to the reference cloud with email and password', async () => {
   await b.page.getByRole('link', { name: 'Cloud' }).click();
   await b.page.getByTestId('cloud-state').getByText('Not linked').waitFor();
   await screenshot(b.page, 'cloud-unlinked');
+  await b.page.getByRole('button', { name: 'Use offline' }).click();
+  await b.page.getByTestId('cloud-state').getByText('Offline mode').waitFor();
+  assert.equal((await b.page.evaluate(async () => (await fetch('/api/cloud')).json())).state, 'offline');
+  await screenshot(b.page, 'cloud-offline');
   await b.page.getByLabel('Cloud account email').fill(OWNER.email);
   await b.page.getByLabel('Cloud account password').fill('wrong-password');
   await b.page.getByRole('button', { name: 'Link to cloud' }).click();
@@ -170,6 +174,38 @@ test('the terminal sends a command and shows the answer', async () => {
   await screenshot(b.page, 'printer-terminal');
 });
 
+test('unlink is refused while printing, then works; re-link with a link code', async () => {
+  const p = b.page;
+  const id = decodeURIComponent(p.url().split('/').pop()!);
+  const started = await p.evaluate(async ([pid, file]) => (await fetch(`/api/printers/${pid}/job`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file }),
+  })).status, [id, FILE]);
+  assert.equal(started, 202);
+  await p.getByRole('link', { name: 'Cloud' }).click();
+  await p.getByRole('button', { name: 'Unlink' }).click();
+  await p.getByRole('dialog', { name: 'Unlink from the cloud?' }).getByRole('button', { name: 'Unlink' }).click();
+  const alert = p.getByRole('region', { name: 'Cloud link' }).getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /print/i, 'the refusal says a print is running');
+  await p.getByTestId('cloud-state').getByText(OWNER.email).waitFor();
+  await screenshot(p, 'cloud-unlink-refused');
+  await p.evaluate(async (pid) => { await fetch(`/api/printers/${pid}/job/cancel`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }); }, id);
+
+  await p.getByRole('button', { name: 'Unlink' }).click();
+  await p.getByRole('dialog', { name: 'Unlink from the cloud?' }).getByRole('button', { name: 'Unlink' }).click();
+  await p.getByTestId('cloud-state').getByText('Not linked').waitFor();
+
+  const second = stack.cloud!.store.addAccount('second@example.test', 'another-pass-456');
+  const token = stack.cloud!.store.createLinkToken(second.id);
+  await p.getByRole('tab', { name: 'Link code' }).click();
+  await p.getByLabel('Link code (from the cloud website)').fill(token);
+  await p.getByRole('button', { name: 'Link to cloud' }).click();
+  await p.getByTestId('cloud-state').getByText('second@example.test').waitFor();
+  await screenshot(p, 'cloud-linked-with-code');
+  await p.goBack();
+  await p.getByRole('heading', { name: 'Temperatures' }).waitFor();
+});
+
 test('emergency stop asks first, then halts the printer', async () => {
   await b.page.getByRole('button', { name: 'Emergency stop' }).click();
   const dialog = b.page.getByRole('dialog', { name: 'Emergency stop?' });
@@ -192,7 +228,7 @@ test('the printer page fits a phone', async () => {
 test('settings and sign out', async () => {
   await b.page.getByRole('link', { name: 'Settings' }).click();
   await b.page.getByRole('region', { name: 'API keys' }).waitFor();
-  await b.page.getByText('never interrupts a running print').waitFor();
+  await b.page.getByText('never interrupts a running print').waitFor(); // linked (to the second account) at this point
   // API keys: created, shown once, usable as a Bearer token, revoked.
   const keys = b.page.getByRole('region', { name: 'API keys' });
   await keys.getByLabel('Key name').fill('ci-script');
