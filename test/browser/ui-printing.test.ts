@@ -252,6 +252,23 @@ test('settings and sign out', async () => {
   assert.equal(await b.page.evaluate(async () => (await fetch('/api/auth/session')).status), 401);
 });
 
+test('the linked cloud owner signs in with the cloud email and password', async () => {
+  const p = b.page;
+  await p.getByLabel('Username or cloud email').fill('owner@example.test'); // no longer the linked owner
+  await p.getByLabel('Password', { exact: true }).fill(OWNER.password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.locator('form').getByRole('alert').getByText('Wrong username or password').waitFor();
+  await p.getByLabel('Username or cloud email').fill('second@example.test');
+  await p.getByLabel('Password', { exact: true }).fill('another-pass-456');
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('navigation', { name: 'Main' }).waitFor();
+  const session = await p.evaluate(async () => (await fetch('/api/auth/session')).json());
+  assert.equal(session.method, 'cloud');
+  assert.equal(session.role, 'admin');
+  await p.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await p.getByRole('heading', { name: 'Sign in to PrintBox' }).waitFor();
+});
+
 test('no uncaught errors in the page', () => {
   assert.deepEqual(pageErrors, []);
 });
