@@ -9,11 +9,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { numbered } from '../services/printer/protocol/gcode.ts';
-import { createRig, gcodeLines, tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
+import { createRig, tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
 const LATENCY = 15;
-const file = gcodeLines(LINES);
+// Slicer-like extrusion moves (~40 bytes numbered, the size DESIGN.md's wire figures assume).
+const file = Array.from({ length: LINES }, (_, i) =>
+  `G1 X${(110 + 60 * Math.sin(i / 40)).toFixed(3)} Y${(110 + 60 * Math.cos(i / 40)).toFixed(3)} E${(i * 0.03125).toFixed(5)}`);
 const avgWireBytes = file.reduce((a, c, i) => a + numbered(i + 1, c).length, 0) / LINES;
 
 interface Row { baud: number; adv: boolean; bufsize: number; printbox: number; pronsole: number | null }
