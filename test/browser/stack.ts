@@ -51,8 +51,9 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
   const user = createUser({ groups: ['printbox'] });
   const dataDir = tempDir('ui-data');
   const runDir = tempDir('ui-run');
-  const host = externalAddress();
-  const cleanups: (() => Promise<void> | void)[] = [() => user.remove(), removeGroup];
+  const external = externalAddress();
+  const host = external.address;
+  const cleanups: (() => Promise<void> | void)[] = [() => user.remove(), removeGroup, () => external.release()];
   try {
     opts.seed?.(dataDir);
     const auth = await startAuth({ runDir });

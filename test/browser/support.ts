@@ -2,6 +2,7 @@
  * Browser-test support (issue 6): Debian's chromium driven by playwright-core with the machine's
  * flags, a fresh profile per launch, and screenshots under test-artifacts/screenshots/.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,12 +59,18 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-/** The first non-loopback IPv4 address: requests from it are not "local", so the login screen shows. */
-export function externalAddress(): string {
+/**
+ * An IPv4 address of this machine other than 127.x: requests from it are not "local", so the sign-in
+ * shows. Without a network interface, a TEST-NET-2 address is added to lo for the test (root only;
+ * connections to it have it as their source, not 127.0.0.1); release() removes it again.
+ */
+export function externalAddress(): { address: string; release(): void } {
   for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.address.startsWith('127.')) return { address: a.address, release: () => {} };
   }
-  throw new Error('browser tests need a non-loopback IPv4 address (the local bypass would skip the login)');
+  const address = '198.51.100.77';
+  execFileSync('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo']);
+  return { address, release: () => { try { execFileSync('ip', ['addr', 'del', `${address}/32`, 'dev', 'lo']); } catch { /* already gone */ } } };
 }
 
 /** Collects uncaught page errors and console errors so a test can assert the UI ran cleanly. */
