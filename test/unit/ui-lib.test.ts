@@ -1,0 +1,46 @@
+/** The UI's pure helpers (web/src/lib): Retry-After parsing, API error mapping, display formats. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ApiError, errorFrom, parseRetryAfter } from '../../web/src/lib/api.ts';
+import { bytes, duration, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+
+test('Retry-After: delta-seconds and HTTP dates (RFC 9110 §10.2.3)', () => {
+  assert.equal(parseRetryAfter('42'), 42);
+  assert.equal(parseRetryAfter(' 7 '), 7);
+  const inOneMinute = new Date(Date.now() + 60_000).toUTCString();
+  const s = parseRetryAfter(inOneMinute)!;
+  assert.ok(s >= 58 && s <= 61, String(s));
+  assert.equal(parseRetryAfter(new Date(Date.now() - 60_000).toUTCString()), 0);
+  assert.equal(parseRetryAfter(null), undefined);
+  assert.equal(parseRetryAfter('soon'), undefined);
+});
+
+test('API errors keep the contract code and message; HTML and huge bodies are not shown to users', async () => {
+  const e = await errorFrom(429, JSON.stringify({ error: { code: 'too_many_attempts', message: 'Too many login attempts; try again in 8 s' } }), '8');
+  assert.ok(e instanceof ApiError);
+  assert.equal(e.status, 429);
+  assert.equal(e.code, 'too_many_attempts');
+  assert.equal(e.retryAfter, 8);
+  assert.match(e.message, /try again in 8 s/);
+  const html = await errorFrom(502, '<html><body>Bad gateway</body></html>', null);
+  assert.equal(html.message, 'Request failed (502)');
+  assert.equal(html.code, 'http_502');
+  assert.equal((await errorFrom(500, 'x'.repeat(1000), null)).message, 'Request failed (500)');
+  assert.equal((await errorFrom(503, 'Service Unavailable', null)).message, 'Service Unavailable');
+});
+
+test('display formats', () => {
+  assert.equal(duration(3725), '1 h 2 min');
+  assert.equal(duration(125), '2 min 5 s');
+  assert.equal(duration(9.4), '9 s');
+  assert.equal(duration(null), '—');
+  assert.equal(bytes(1536), '1.5 KB');
+  assert.equal(bytes(5 * 1024 * 1024), '5.0 MB');
+  assert.equal(bytes(12), '12 B');
+  assert.equal(percent(0.5), '50 %');
+  assert.equal(percent(0.012), '1.2 %');
+  assert.equal(temp(210.04), '210.0 °C');
+  assert.equal(sensorName('T0'), 'Hotend');
+  assert.equal(sensorName('T1'), 'Hotend 2');
+  assert.equal(sensorName('B'), 'Bed');
+});
