@@ -74,6 +74,8 @@ export class FileStore {
       const fh = await fsp.open(tempFile, 'r+');
       try { await fh.sync(); } finally { await fh.close(); }
       await fsp.rename(tempFile, dest);
+      // The command count is remembered next to the file so listing never re-reads large files.
+      await fsp.writeFile(this.metaPath(dest), JSON.stringify({ lines, size }), { mode: 0o660 });
       const dh = await fsp.open(this.dir, 'r');
       try { await dh.sync(); } finally { await dh.close(); }
       return { name: path.basename(dest), size, lines, modified: new Date().toISOString() };
@@ -94,10 +96,21 @@ export class FileStore {
     const out: FileInfo[] = [];
     for (const ent of await fsp.readdir(this.dir, { withFileTypes: true })) {
       if (!ent.isFile() || ent.name.startsWith('.') || !EXTENSIONS.test(ent.name)) continue;
-      const st = await fsp.stat(path.join(this.dir, ent.name));
-      out.push({ name: ent.name, size: st.size, lines: -1, modified: st.mtime.toISOString() });
+      const full = path.join(this.dir, ent.name);
+      const st = await fsp.stat(full);
+      out.push({ name: ent.name, size: st.size, lines: await this.linesOf(full, st.size), modified: st.mtime.toISOString() });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private metaPath(full: string): string { return path.join(path.dirname(full), `.${path.basename(full)}.meta`); }
+
+  /** Remembered command count, or -1 when unknown (a file copied in by hand). */
+  private async linesOf(full: string, size: number): Promise<number> {
+    try {
+      const m = JSON.parse(await fsp.readFile(this.metaPath(full), 'utf8')) as { lines: number; size: number };
+      return m.size === size ? m.lines : -1;
+    } catch { return -1; }
   }
 
   async stat(name: string): Promise<{ size: number }> {
@@ -108,7 +121,7 @@ export class FileStore {
   }
 
   async remove(name: string): Promise<void> {
-    try { await fsp.unlink(this.path(name)); } catch (e) {
+    try { const full = this.path(name); await fsp.unlink(full); await fsp.rm(this.metaPath(full), { force: true }); } catch (e) {
       if (e instanceof AppError) throw e;
       throw notFound('File');
     }

@@ -78,3 +78,22 @@ test('unplug mid-print pauses with a resume point; replug is detected and resume
     assert.ok(rig.events.some((e) => e.event === 'job' && e.data.state === 'paused' && e.data.reason === 'disconnect'), 'event published');
   } finally { await rig.close(); }
 });
+
+test('without AUTOREPORT_TEMP/ADVANCED_OK temperatures are polled during a print; a firmware halt fails the job', { timeout: 60_000 }, async () => {
+  const rig = await createRig({ baud: 115_200, latencyMs: 2, autoreportTemp: false, advancedOk: false, heatRatePerS: 100 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+    assert.equal(p.capabilities?.AUTOREPORT_TEMP, false);
+    await rig.files.save('slow.gcode', ['M104 S80', ...gcodeLines(1500), 'G4 P3000', ...gcodeLines(200)].join('\n'));
+    await rig.manager.get(p.id).start('slow.gcode');
+    const t = await rig.waitFor(() => { const x = rig.manager.get(p.id).info(); return x.state === 'printing' && (x.temperatures.T0?.actual ?? 0) > 60 && x.temperatures; }, 20_000, 'polled temperatures while printing');
+    assert.equal(t.T0!.target, 80);
+    rig.vp.sim.halt();
+    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 10_000, 'job failed');
+    assert.equal(job.state, 'failed');
+    assert.equal(job.reason, 'firmware-error');
+    const info = rig.manager.get(p.id).info();
+    assert.equal(info.state, 'error');
+    assert.match(info.error ?? '', /Thermal Runaway/);
+  } finally { await rig.close(); }
+});

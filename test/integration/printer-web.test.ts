@@ -89,10 +89,10 @@ test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503
     const wrongField = multipart('upload', 'x.gcode', 'G28\n');
     assert.equal((await call('POST', '/api/files', wrongField.body, wrongField.headers)).status, 400);
     assert.equal((await call('POST', '/api/files', { file: 'x' })).status, 415, 'JSON is not an upload');
-    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'files')), ['benchy (1).gcode'], 'only the good file, no spool leftovers');
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'files')).sort(), ['.benchy (1).gcode.meta', 'benchy (1).gcode'], 'only the good file (+ its line count), no spool leftovers');
     assert.ok(!fs.existsSync(path.join(dataDir, 'evil.gcode')) && !fs.existsSync('/tmp/evil.gcode') && !fs.existsSync(path.join(dir, 'evil.gcode')));
     const list = await call('GET', '/api/files');
-    assert.equal((list.json as unknown as Array<{ name: string }>)[0]?.name, 'benchy (1).gcode');
+    assert.deepEqual((list.json as unknown as Array<{ name: string; lines: number }>).map((f) => [f.name, f.lines]), [['benchy (1).gcode', 2001]]);
     assert.equal((await call('DELETE', '/api/files/..%2Fdata')).status, 400);
     assert.equal((await call('DELETE', '/api/files/missing.gcode')).status, 404);
 

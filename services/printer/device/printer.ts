@@ -54,6 +54,8 @@ export class Printer {
   private runStart = { at: 0, progress: 0 };
   private readonly park: ParkSettings;
   private shutdown = false;
+  private pollPending = false;
+  private pollId = -1;
 
   constructor(private readonly deps: PrinterDeps) {
     this.name = deps.id;
@@ -103,7 +105,8 @@ export class Printer {
     try {
       await this.run(['M115'], 5000);
       if (this.capabilities.AUTOREPORT_TEMP) await this.run(['M155 S2'], 5000);
-      else this.poll = setInterval(() => { if (this.sender?.idle || this.state !== 'printing') this.sender?.command('M105'); }, 2000);
+      // No autoreport: poll, also while printing (one M105 at a time, queued ahead of job lines).
+      else this.poll = setInterval(() => { if (!this.pollPending && this.sender) { this.pollPending = true; this.pollId = this.sender.command('M105'); } }, 2000);
     } catch (e) {
       this.deps.log.warn('handshake failed', { id: this.id, error: (e as Error).message });
     }
@@ -236,6 +239,7 @@ export class Printer {
   }
 
   private onAcked(tag: Tag): void {
+    if (tag.kind === 'cmd' && tag.id === this.pollId) this.pollPending = false;
     if (tag.kind === 'cmd') { const w = this.waiters.get(tag.id); if (w) { this.waiters.delete(tag.id); w(); } return; }
     const job = this.job;
     if (!job || tag.line.index < job.lines_sent) return; // a resent duplicate
@@ -284,6 +288,7 @@ export class Printer {
   private onClosed(error?: string): void {
     this.deps.log.warn('port closed', { id: this.id, error });
     clearInterval(this.poll);
+    this.pollPending = false;
     this.sender?.stop();
     this.sender = undefined; this.port = undefined; this.feeding = false;
     this.waiters.clear();

@@ -267,6 +267,9 @@ export class MarlinSimulator {
     }
   }
 
+  /** Fault injection: a thermal runaway or similar halts the firmware (Error: + kill()). */
+  halt(reason = 'Thermal Runaway, system stopped! Heater_ID: 0'): void { this.kill(reason); }
+
   private kill(reason: string): void {
     if (this.halted) return;
     this.reply(`Error:${reason}`);
