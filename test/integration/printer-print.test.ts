@@ -97,3 +97,29 @@ test('without AUTOREPORT_TEMP/ADVANCED_OK temperatures are polled during a print
     assert.match(info.error ?? '', /Thermal Runaway/);
   } finally { await rig.close(); }
 });
+
+test('a firmware reset mid-print pauses the job (firmware-reset) and it resumes; a reset also clears an emergency stop', { timeout: 60_000 }, async () => {
+  const rig = await createRig({ baud: 250_000, latencyMs: 2 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+    const lines = gcodeLines(3000);
+    await rig.files.save('reset.gcode', lines.join('\n'));
+    const printer = rig.manager.get(p.id);
+    await printer.start('reset.gcode');
+    await rig.waitFor(() => (printer.job?.lines_sent ?? 0) > 500, 20_000, 'progress');
+    rig.vp.sim.reset();
+    await rig.waitFor(() => printer.job?.state === 'paused' && printer.state === 'paused', 10_000, 'paused by reset');
+    assert.equal(printer.job!.reason, 'firmware-reset');
+    await printer.resume();
+    const job = await rig.waitFor(() => printer.job?.state !== 'printing' && printer.job, 30_000, 'done');
+    assert.equal(job.state, 'done');
+    assert.deepEqual(rig.vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E')).slice(-500), lines.slice(-500));
+
+    printer.emergencyStop();
+    assert.equal(printer.state, 'error');
+    await new Promise((r) => setTimeout(r, 100));
+    rig.vp.sim.reset(); // the user presses the board's reset button
+    await rig.waitFor(() => printer.state === 'idle', 10_000, 'idle after reset');
+    printer.command('M105');
+  } finally { await rig.close(); }
+});

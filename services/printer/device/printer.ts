@@ -270,6 +270,7 @@ export class Printer {
       case 'firmware': this.name = r.fields.MACHINE_TYPE || r.fields.FIRMWARE_NAME || this.name; break;
       case 'capability': this.capabilities[r.name] = r.enabled; break;
       case 'error': if (r.fatal) this.onFirmwareError(r.message); break;
+      case 'start': this.onFirmwareReset(); break;
       default: break;
     }
     if (r.type !== 'ok' && r.type !== 'temperatures') this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line } });
@@ -283,6 +284,28 @@ export class Printer {
     this.stopFeeding();
     if (this.job && (this.job.state === 'printing' || this.job.state === 'paused')) this.finishJob('failed', 'firmware-error');
     this.setState('error');
+  }
+
+  /**
+   * `start` after the handshake: the board rebooted (watchdog, brown-out, DTR glitch). Its buffers and
+   * line numbers are gone, so everything in flight is lost: pause the job like an unplug and renumber.
+   */
+  private onFirmwareReset(): void {
+    if (!this.sender || this.state === 'detecting' || this.state === 'connecting') return;
+    this.deps.log.warn('firmware restarted', { id: this.id });
+    this.stopFeeding();
+    const job = this.job;
+    if (job?.state === 'printing') {
+      job.state = 'paused'; job.reason = 'firmware-reset';
+      job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
+      void this.reader?.close(); this.reader = undefined;
+      void this.checkpoint(true);
+    }
+    this.sender.stop();
+    this.sender.reset();
+    this.drainWaiters.splice(0).forEach((f) => f());
+    this.error = undefined; // a reset is also how a halted (M112, thermal) printer comes back
+    this.setState(job?.state === 'paused' ? 'paused' : 'idle');
   }
 
   private onClosed(error?: string): void {
