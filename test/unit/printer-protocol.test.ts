@@ -99,3 +99,33 @@ test('file names: hostile names are refused, not rewritten', () => {
     assert.throws(() => sanitizeName(bad), { code: 'bad_filename', status: 400 }, JSON.stringify(bad));
   }
 });
+
+test('discovery: VID:PID table, /dev/serial/by-id mapping, extra globs', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { discover, isPrinterUsbId } = await import('../../services/printer/discovery.ts');
+  const { createLogger } = await import('../../services/shared/log.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-disc-'));
+  try {
+    const byId = path.join(dir, 'by-id');
+    fs.mkdirSync(byId);
+    fs.writeFileSync(path.join(dir, 'ttyACM0'), ''); fs.writeFileSync(path.join(dir, 'ttyUSB0'), ''); fs.writeFileSync(path.join(dir, 'ttyUSB1'), '');
+    fs.symlinkSync(path.join(dir, 'ttyACM0'), path.join(byId, 'usb-Prusa_Research__prusa3d.com__Original_Prusa_i3_MK3_CZPX1234-if00'));
+    fs.writeFileSync(path.join(dir, 'pty-a'), ''); fs.writeFileSync(path.join(dir, 'pty-a.tmp'), '');
+    const found = await discover({
+      byIdDir: byId, extra: [path.join(dir, 'pty-*')], log: createLogger({ scope: 't', level: 'error' }),
+      list: async () => [
+        { path: path.join(dir, 'ttyACM0'), vendorId: '2c99', productId: '0002', manufacturer: 'Prusa Research' },
+        { path: path.join(dir, 'ttyUSB0'), vendorId: '1a86', productId: '7523' },
+        { path: path.join(dir, 'ttyUSB1'), vendorId: '067b', productId: '2303' }, // a GPS dongle, not a printer
+      ],
+    });
+    assert.deepEqual(found.map((c) => [c.id, path.relative(dir, c.path)]).sort(), [
+      ['Prusa_Research__prusa3d.com__Original_Prusa_i3_MK3_CZPX1234', 'by-id/usb-Prusa_Research__prusa3d.com__Original_Prusa_i3_MK3_CZPX1234-if00'],
+      ['pty-a', 'pty-a'],
+      ['ttyUSB0', 'ttyUSB0'],
+    ]);
+    assert.ok(isPrinterUsbId('10C4', 'EA60') && isPrinterUsbId('0483', '5740') && !isPrinterUsbId('0483', '0001'));
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+});

@@ -55,6 +55,7 @@ export class Printer {
   private readonly park: ParkSettings;
   private shutdown = false;
   private pollPending = false;
+  private saving: Promise<void> | undefined;
   private pollId = -1;
 
   constructor(private readonly deps: PrinterDeps) {
@@ -115,7 +116,8 @@ export class Printer {
     this.deps.log.info('printer connected', { id: this.id, baudrate: this.baudrate, name: this.name, capabilities: this.capabilities });
   }
 
-  async disconnect(): Promise<void> { this.shutdown = true; const p = this.port; await p?.close(); }
+  /** Service shutdown: close the port; a running job is checkpointed as paused before this resolves. */
+  async disconnect(): Promise<void> { this.shutdown = true; const p = this.port; await p?.close(); await this.saving; }
 
   // ───── jobs ─────
   async start(file: string): Promise<JobInfo> {
@@ -317,10 +319,10 @@ export class Printer {
     this.waiters.clear();
     const job = this.job;
     if (job?.state === 'printing') {
-      job.state = 'paused'; job.reason = 'disconnect';
+      job.state = 'paused'; job.reason = this.shutdown ? 'service-restart' : 'disconnect';
       job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
       void this.reader?.close(); this.reader = undefined;
-      void this.checkpoint(true);
+      this.saving = this.checkpoint(true);
     }
     this.drainWaiters.splice(0).forEach((f) => f());
     this.setState('disconnected');
