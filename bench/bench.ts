@@ -9,7 +9,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { numbered } from '../services/printer/protocol/gcode.ts';
-import { createRig, tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
+import { FileStore } from '../services/shared/files.ts';
+import type { PrinterApi } from '../services/shared/ipc.ts';
+import { IpcClient } from '../services/shared/ipc-transport.ts';
+import { tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
 const LATENCY = 15;
@@ -20,17 +23,38 @@ const avgWireBytes = file.reduce((a, c, i) => a + numbered(i + 1, c).length, 0) 
 
 interface Row { baud: number; adv: boolean; bufsize: number; printbox: number; pronsole: number | null }
 
+/** PrintBox as deployed: the printer service in its own process, driven over printer.sock. */
 async function printbox(baud: number, adv: boolean, bufsize: number): Promise<number> {
-  const rig = await createRig({ baud, latencyMs: LATENCY, advancedOk: adv, bufsize, record: false }, { okTimeoutMs: 5000 });
+  const dir = tempDir('bench');
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: LATENCY, advancedOk: adv, bufsize });
+  const svc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../services/printer/main.ts')], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PRINTBOX_DATA_DIR: path.join(dir, 'data'), PRINTBOX_RUN_DIR: path.join(dir, 'run'),
+      PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: String(baud), PRINTBOX_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer' });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
-    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 15_000, 'idle');
-    await rig.files.save('bench.gcode', file.join('\n') + '\n');
+    for (let i = 0; ; i++) {
+      try { if ((await client.call('printers.get', { id: 'vp-1' })).state === 'idle') break; } catch { /* starting */ }
+      if (i > 300) throw new Error('printer service did not connect');
+      await sleep(100);
+    }
+    await new FileStore(path.join(dir, 'data', 'files')).save('bench.gcode', file.join('\n') + '\n');
     const t0 = performance.now();
-    await rig.manager.get(p.id).start('bench.gcode');
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 300_000, 'done');
-    if (job.state !== 'done') throw new Error(`job ${job.state}`);
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'bench.gcode' });
+    for (;;) {
+      const j = await client.call('jobs.get', { printerId: 'vp-1' });
+      if (j.state !== 'printing') { if (j.state !== 'done') throw new Error(`job ${j.state}`); break; }
+      await sleep(10);
+    }
     return LINES / ((performance.now() - t0) / 1000);
-  } finally { await rig.close(); }
+  } finally {
+    svc.kill('SIGTERM');
+    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
+    await vp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<number> {

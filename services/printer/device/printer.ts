@@ -105,6 +105,7 @@ export class Printer {
     sender.reset();
     try {
       await this.run(['M115'], 5000);
+      this.sender.command('M105'); // temperatures now, not at the first autoreport/poll
       if (this.capabilities.AUTOREPORT_TEMP) await this.run(['M155 S2'], 5000);
       // No autoreport: poll, also while printing (one M105 at a time, queued ahead of job lines).
       else this.poll = setInterval(() => { if (!this.pollPending && this.sender) { this.pollPending = true; this.pollId = this.sender.command('M105'); } }, 2000);
