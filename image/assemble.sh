@@ -51,7 +51,7 @@ LABEL=PBROOT    /               ext4   defaults,noatime,commit=60              0
 LABEL=PBBOOT    /boot/firmware  vfat   defaults,noatime,umask=0077,flush       0      2
 FSTAB
 # Future kernel upgrades on the device keep booting from our root label.
-sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=PBROOT/; s/^#\?CONSOLES=.*/CONSOLES="serial0,115200 tty1"/' "$rootfs/etc/default/raspi-firmware"
+sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=PBROOT/' "$rootfs/etc/default/raspi-firmware"
 in_chroot "$rootfs" sh -euc '
   systemd-sysusers
   systemctl enable printbox.target printbox-init.service printbox-web.service printbox-auth.socket \
@@ -81,7 +81,9 @@ bootdir="$work/bootfs"; mkdir -p "$bootdir"
 cp -a "$rootfs/boot/firmware/." "$bootdir/"
 rm -rf "${rootfs:?}/boot/firmware/"*
 install -m 644 "$HERE/boot/printbox.txt" "$bootdir/printbox.txt"
-echo "console=serial0,115200 console=tty1 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes rootwait quiet" > "$bootdir/cmdline.txt"
+# Debian's generated line with our root label (what raspi-firmware writes on the next kernel upgrade);
+# root starts read-only so systemd can fsck it.
+echo "console=tty0 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait" > "$bootdir/cmdline.txt"
 cp "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -1)" "$out/printbox-arm64.vmlinuz"
 cp "$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -1)" "$out/printbox-arm64.initrd"
 
