@@ -58,7 +58,8 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
     opts.seed?.(dataDir);
     const auth = await startAuth({ runDir });
     cleanups.unshift(() => auth.stop());
-    const env: Record<string, string> = { PRINTBOX_BIND: host, PRINTBOX_STATIC_DIR: staticDir, ...opts.env };
+    // All addresses: the browser comes from `host` (remote) and, in one test, from 127.0.0.1 (the device itself).
+    const env: Record<string, string> = { PRINTBOX_BIND: '', PRINTBOX_STATIC_DIR: staticDir, ...opts.env };
     let cloud: TestCloud | undefined;
     if (opts.cloud) {
       cloud = await startCloud();

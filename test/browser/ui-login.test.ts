@@ -179,6 +179,18 @@ test('the sign-in screen fits a phone', async () => {
   await screenshot(b.page, 'login-phone');
 });
 
+test('on the device itself (127.0.0.1) the UI needs no sign-in and offers no sign-out', async () => {
+  await b.page.setViewportSize({ width: 1280, height: 900 });
+  await b.page.goto(`https://127.0.0.1:${stack.web.httpsPort}/#/settings`);
+  await b.page.getByRole('navigation', { name: 'Main' }).waitFor();
+  const session = await b.page.evaluate(async () => (await fetch('/api/auth/session')).json());
+  assert.equal(session.method, 'local');
+  assert.equal(await b.page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0);
+  await b.page.getByRole('region', { name: 'Security certificate (HTTPS)' }).waitFor();
+  assert.equal(await b.page.getByRole('region', { name: 'Sessions' }).count(), 0, 'no account, so no sessions panel');
+  await screenshot(b.page, 'settings-local');
+});
+
 test('no uncaught errors in the page', () => {
   assert.deepEqual(pageErrors, []);
 });

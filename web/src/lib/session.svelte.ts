@@ -1,5 +1,6 @@
 /** Who is signed in; null until GET /api/auth/session answers. */
 import { get, post, setUnauthorizedHandler } from './api.ts';
+import { disconnectLive } from './live.svelte.ts';
 import type { Session } from './types.ts';
 
 export const auth = $state({ session: null as Session | null, checked: false });
@@ -15,6 +16,9 @@ export async function refreshSession(): Promise<void> {
 }
 
 export async function signOut(): Promise<void> {
+  // Stop the live stream and polling first: a request still in flight while the server ends the
+  // session must not be the last word on it.
+  disconnectLive();
   try { await post('/api/auth/logout'); } catch { /* the session is gone either way */ }
   auth.session = null;
 }
