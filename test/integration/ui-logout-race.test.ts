@@ -1,0 +1,31 @@
+/**
+ * Found by the browser tests (issue 6): a request still in flight when POST /api/auth/logout ends the
+ * session writes the session back (session.ts currentAuth() sets auth.lastSeen on every request, so
+ * express-session saves it after the handler, after logout destroyed it) — the cookie works again.
+ * Marked todo until services/web fixes it (e.g. keep the lastSeen bump from re-creating a destroyed
+ * session, or require the sessions side-table row that logout removes); drop `todo` then.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { request, sessionCookie } from '../helpers/web.ts';
+import { startUiStack, type UiStack } from '../browser/stack.ts';
+
+let stack: UiStack;
+before(async () => { stack = await startUiStack(); });
+after(async () => { await stack?.stop(); });
+
+test('logout wins over requests in flight with the same session', { todo: 'services/web: in-flight requests revive a logged-out session' }, async () => {
+  const web = { httpsPort: stack.web.httpsPort, ca: stack.web.ca };
+  const creds = { username: stack.user.name, password: stack.user.password };
+  let revived = 0;
+  for (let i = 0; i < 5; i++) {
+    const cookie = sessionCookie(await request(web, { method: 'POST', path: '/api/auth/login', body: creds }));
+    assert.ok(cookie);
+    const inFlight = Array.from({ length: 6 }, (_, k) => new Promise((r) => setTimeout(r, k * 3))
+      .then(() => request(web, { path: k % 2 ? '/api/printers' : '/api/security/totp', cookie })));
+    const logout = request(web, { method: 'POST', path: '/api/auth/logout', cookie, body: {} });
+    await Promise.all([...inFlight, logout]);
+    if ((await request(web, { path: '/api/auth/session', cookie })).status !== 401) revived++;
+  }
+  assert.equal(revived, 0, `${revived} of 5 logged-out sessions came back`);
+});
