@@ -160,6 +160,7 @@ test('start, pause, resume and cancel a print', async () => {
   const job = await b.page.evaluate(async () => (await fetch(`/api/printers/${location.hash.split('/').pop()}/job`)).json());
   assert.equal(job.state, 'cancelled');
   assert.equal(job.file, 'browser-test.gcode');
+  await b.page.getByRole('list', { name: 'Recent prints' }).getByText('Cancelled').waitFor();
   await screenshot(b.page, 'printer-cancelled');
 });
 
