@@ -29,6 +29,7 @@ import { cloudOwnerVerifier, createWebCloudLink } from './cloud-owner.ts';
 import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
+import { TombstoneStore } from './session-store.ts';
 
 const require = createRequire(import.meta.url);
 type StoreCtor = new (opts: { db: sqlite3.Database; table: string }) => session.Store;
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   const hosts = createHostCheck({ hostname: deviceName, interfaces: () => os.networkInterfaces() });
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
 
-  const sessionStore = new SQLiteStore({ db: sessDb, table: 'sessions' });
+  const sessionStore = new TombstoneStore(new SQLiteStore({ db: sessDb, table: 'sessions' }), config.sessionMaxH * 3600_000);
   // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
   const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, sessionMaxMs: config.sessionMaxH * 3600_000, log: log.child('security') });
 

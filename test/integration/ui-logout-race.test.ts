@@ -2,8 +2,7 @@
  * Found by the browser tests (issue 6): a request still in flight when POST /api/auth/logout ends the
  * session writes the session back (session.ts currentAuth() sets auth.lastSeen on every request, so
  * express-session saves it after the handler, after logout destroyed it) — the cookie works again.
- * Marked todo until services/web fixes it (e.g. keep the lastSeen bump from re-creating a destroyed
- * session, or require the sessions side-table row that logout removes); drop `todo` then.
+ * Fixed by services/web/session-store.ts (writes to a destroyed session id are refused).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -14,7 +13,7 @@ let stack: UiStack;
 before(async () => { stack = await startUiStack(); });
 after(async () => { await stack?.stop(); });
 
-test('logout wins over requests in flight with the same session', { todo: 'services/web: in-flight requests revive a logged-out session' }, async () => {
+test('logout wins over requests in flight with the same session', async () => {
   const web = { httpsPort: stack.web.httpsPort, ca: stack.web.ca };
   const creds = { username: stack.user.name, password: stack.user.password };
   let revived = 0;
