@@ -4,6 +4,7 @@ source "$(dirname "$0")/lib.sh"
 bash "$ROOT/scripts/setup.sh" test
 cd "$ROOT"
 npx tsc --noEmit -p .
+[ -f web/vite.config.ts ] && npm run --silent check:web
 [ -f web/vite.config.ts ] && npm run --silent build:web
 mapfile -t files < <(find test/unit test/integration test/browser -name '*.test.ts' 2>/dev/null | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no tests found" >&2; exit 1; fi
