@@ -1,7 +1,7 @@
 /**
  * The real PrintBox processes a browser test drives: PAM helper + web (+ printer service and the
- * reference cloud when a test asks), on the machine's non-loopback address so the browser is a
- * remote client and must sign in. Built on test/helpers/web.ts; stop() ends everything started.
+ * reference cloud when a test asks), reached from a test host in its own network namespace so the
+ * browser is a remote client and must sign in (launch({ netns: stack.netns })). Built on test/helpers/web.ts; stop() ends everything started.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -10,10 +10,12 @@ import path from 'node:path';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
 import { startCloud, type TestCloud } from '../helpers/cloud.ts';
 import { REPO, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
-import { externalAddress } from './support.ts';
+import { testHost } from './support.ts';
 
 export interface UiStack {
   base: string;
+  /** The namespace the browser must run in to be a remote client. */
+  netns: string;
   web: WebServer;
   auth: AuthHelper;
   user: TestUser;
@@ -51,8 +53,8 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
   const user = createUser({ groups: ['printbox'] });
   const dataDir = tempDir('ui-data');
   const runDir = tempDir('ui-run');
-  const external = externalAddress();
-  const host = external.address;
+  const external = testHost();
+  const host = external.serverAddress;
   const cleanups: (() => Promise<void> | void)[] = [() => user.remove(), removeGroup, () => external.release()];
   try {
     opts.seed?.(dataDir);
@@ -76,7 +78,7 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
     cleanups.unshift(() => web.stop());
     const fingerprint = new crypto.X509Certificate(web.ca).fingerprint256;
     return {
-      base: `https://${host}:${web.httpsPort}`, web, auth, user, dataDir, runDir, fingerprint,
+      base: `https://${host}:${web.httpsPort}`, netns: external.netns, web, auth, user, dataDir, runDir, fingerprint,
       ...(cloud ? { cloud } : {}), ...(printer ? { printer } : {}),
       async stop() {
         for (const c of cleanups) await c();

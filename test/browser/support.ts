@@ -23,15 +23,23 @@ export interface LaunchedBrowser {
 export interface LaunchOptions {
   /** Phone-sized viewport (the UI must work on a phone). */
   phone?: boolean;
+  /** Run the browser inside this network namespace (a remote test host, see testHost()). */
+  netns?: string;
 }
 
 /** Starts chromium with a throw-away --user-data-dir; close() removes it. */
 export async function launch(opts: LaunchOptions = {}): Promise<LaunchedBrowser> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run scripts/setup.sh test`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-chromium-'));
+  // playwright drives chromium over a pipe, so a wrapper that enters the namespace keeps control working.
+  let executablePath = CHROMIUM;
+  if (opts.netns) {
+    executablePath = path.join(profile, 'chromium-in-netns');
+    fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.netns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  }
   // launchPersistentContext is how playwright passes a user data dir; the flags are the machine doc's.
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+  const context = await chromium.launchPersistentContext(path.join(profile, 'data'), {
+    executablePath,
     headless: true,
     ignoreHTTPSErrors: true, // the device's self-signed certificate
     viewport: opts.phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
@@ -60,17 +68,32 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /**
- * An IPv4 address of this machine other than 127.x: requests from it are not "local", so the sign-in
- * shows. Without a network interface, a TEST-NET-2 address is added to lo for the test (root only;
- * connections to it have it as their source, not 127.0.0.1); release() removes it again.
+ * A remote client for the browser: a network namespace of the test's own, joined to this machine by
+ * a veth pair (TEST-NET-2 addresses, never routed anywhere). Requests from it arrive from
+ * 198.51.100.2, so they are not "local" and the sign-in shows — a real remote browser, without
+ * sending a packet off this machine. Root only; release() deletes the namespace and the pair.
  */
-export function externalAddress(): { address: string; release(): void } {
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.address.startsWith('127.')) return { address: a.address, release: () => {} };
-  }
-  const address = '198.51.100.77';
-  execFileSync('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo']);
-  return { address, release: () => { try { execFileSync('ip', ['addr', 'del', `${address}/32`, 'dev', 'lo']); } catch { /* already gone */ } } };
+export interface TestHost { netns: string; serverAddress: string; release(): void }
+
+export function testHost(): TestHost {
+  const netns = `pbtest${process.pid}`;
+  const hostIf = `pbh${process.pid % 100000}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const release = () => {
+    try { ip('netns', 'del', netns); } catch { /* gone */ }
+    try { ip('link', 'del', hostIf); } catch { /* went with the namespace */ }
+  };
+  release();
+  ip('netns', 'add', netns);
+  try {
+    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+    ip('addr', 'add', '198.51.100.1/30', 'dev', hostIf);
+    ip('link', 'set', hostIf, 'up');
+    ip('netns', 'exec', netns, 'ip', 'addr', 'add', '198.51.100.2/30', 'dev', 'eth0');
+    ip('netns', 'exec', netns, 'ip', 'link', 'set', 'eth0', 'up');
+    ip('netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up');
+  } catch (e) { release(); throw e; }
+  return { netns, serverAddress: '198.51.100.1', release };
 }
 
 /** Collects uncaught page errors and console errors so a test can assert the UI ran cleanly. */

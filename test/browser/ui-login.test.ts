@@ -20,7 +20,7 @@ before(async () => {
   stack = await startUiStack({
     seed: (dir) => new LinkStore(dir).saveFirstboot({ result: 'error', error: 'printbox.txt line 3: "bob@" is not a valid email', warnings: ['line 7: unknown key "wifi_pasword" ignored'] }),
   });
-  b = await launch();
+  b = await launch({ netns: stack.netns });
   b.page.on('pageerror', (e) => pageErrors.push(e.message));
 });
 
@@ -179,16 +179,18 @@ test('the sign-in screen fits a phone', async () => {
   await screenshot(b.page, 'login-phone');
 });
 
-test('on the device itself (127.0.0.1) the UI needs no sign-in and offers no sign-out', async () => {
-  await b.page.setViewportSize({ width: 1280, height: 900 });
-  await b.page.goto(`https://127.0.0.1:${stack.web.httpsPort}/#/settings`);
-  await b.page.getByRole('navigation', { name: 'Main' }).waitFor();
-  const session = await b.page.evaluate(async () => (await fetch('/api/auth/session')).json());
+test('on the device itself (127.0.0.1) the UI needs no sign-in and offers no sign-out', async (t) => {
+  // A browser on the machine itself, outside the test host's namespace.
+  const local = await launch();
+  t.after(() => local.close());
+  await local.page.goto(`https://127.0.0.1:${stack.web.httpsPort}/#/settings`);
+  await local.page.getByRole('navigation', { name: 'Main' }).waitFor();
+  const session = await local.page.evaluate(async () => (await fetch('/api/auth/session')).json());
   assert.equal(session.method, 'local');
-  assert.equal(await b.page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0);
-  await b.page.getByRole('region', { name: 'Security certificate (HTTPS)' }).waitFor();
-  assert.equal(await b.page.getByRole('region', { name: 'Sessions' }).count(), 0, 'no account, so no sessions panel');
-  await screenshot(b.page, 'settings-local');
+  assert.equal(await local.page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0);
+  await local.page.getByRole('region', { name: 'Security certificate (HTTPS)' }).waitFor();
+  assert.equal(await local.page.getByRole('region', { name: 'Sessions' }).count(), 0, 'no account, so no sessions panel');
+  await screenshot(local.page, 'settings-local');
 });
 
 test('no uncaught errors in the page', () => {

@@ -22,7 +22,7 @@ before(async () => {
   // printbox group → admin here, so linking and every settings panel are allowed.
   stack = await startUiStack({ cloud: true, printer: true, env: { PRINTBOX_ROLE_MAP: 'printbox:admin' } });
   stack.cloud!.addAccount(OWNER.email, OWNER.password);
-  b = await launch();
+  b = await launch({ netns: stack.netns });
   b.page.on('pageerror', (e) => pageErrors.push(e.message));
 });
 
