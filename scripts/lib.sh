@@ -26,7 +26,10 @@ ensure_npm() {
     echo "setup: installing npm dependencies" >&2
     # npm ci refuses a lockfile without entries for optional platform packages the registry lacks
     # (vite's napi-windows-process-start-time is a 404 on some mirrors); npm install tolerates that.
-    npm ci --no-audit --no-fund >&2 || npm install --no-audit --no-fund >&2
+    if ! npm ci --no-audit --no-fund > /tmp/printbox-npm-ci.log 2>&1; then
+      echo "setup: npm ci refused the lockfile ($(grep -m1 'Missing:' /tmp/printbox-npm-ci.log || echo 'see /tmp/printbox-npm-ci.log')); using npm install" >&2
+      npm install --no-audit --no-fund >&2
+    fi
     echo "$want" > node_modules/.printbox-stamp
   fi
 }
