@@ -30,7 +30,8 @@ ensure_npm() {
       echo "setup: npm ci refused the lockfile ($(grep -m1 'Missing:' /tmp/printbox-npm-ci.log || echo 'see /tmp/printbox-npm-ci.log')); using npm install" >&2
       npm install --no-audit --no-fund >&2
     fi
-    echo "$want" > node_modules/.printbox-stamp
+    # after the install: npm install may have rewritten the lockfile, and the stamp must match what is on disk
+    sha256sum package-lock.json package.json | sha256sum | cut -c1-16 > node_modules/.printbox-stamp
   fi
 }
 
