@@ -22,6 +22,7 @@ export function printerHandlers(deps: { manager: PrinterManager; store: JobStore
     'printers.get': async (p) => manager.get(str(p.id, 'id')).info(),
     'printers.command': async (p) => { manager.get(str(p.id, 'id')).command(str(p.gcode, 'gcode')); return { queued: true }; },
     'printers.emergencyStop': async (p) => { manager.get(str(p.id, 'id')).emergencyStop(); return { stopped: true }; },
+    'printers.reconnect': async (p) => manager.get(str(p.id, 'id')).reconnect(),
     'jobs.start': async (p) => { const file = str(p.file, 'file'); deps.files.path(file); return manager.get(str(p.printerId, 'printerId')).start(file); },
     'jobs.get': async (p) => manager.jobOf(str(p.printerId, 'printerId')),
     'jobs.pause': async (p) => manager.get(str(p.printerId, 'printerId')).pause(),

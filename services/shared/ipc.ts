@@ -40,7 +40,7 @@ export interface JobInfo {
   printerId: string;
   file: string;
   state: JobState;
-  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error" … */
+  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "reset-while-parked" … */
   reason?: string;
   progress: number;      // 0..1 by bytes
   lines_sent: number;
@@ -75,6 +75,11 @@ export type PrinterApi = {
   'printers.command': { params: { id: string; gcode: string }; result: { queued: true } };
   /** web → printer: M112 immediately (jumps the queue); the job fails with reason "emergency-stop". */
   'printers.emergencyStop': { params: { id: string }; result: { stopped: true } };
+  /** web → printer: reset a printer stuck in `error` (M112, firmware halt): close and reopen its port —
+   *  which reboots CH340/FTDI+AVR boards via DTR — and probe again (M115); resolves with the printer,
+   *  normally `idle` (`paused` if a paused job waits; `error` again if nothing answers). Error busy (409)
+   *  while a job is printing or a probe is running; a paused job stays resumable. */
+  'printers.reconnect': { params: { id: string }; result: PrinterInfo };
   /** web → printer: start printing a file from the files dir (name already validated by web). Error busy (409). */
   'jobs.start': { params: { printerId: string; file: string }; result: JobInfo };
   /** web → printer: current or last job of a printer; not_found (404) if none. */

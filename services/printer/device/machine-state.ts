@@ -77,3 +77,13 @@ export function recoverCommands(s: ResumePoint): string[] {
   if (s.feedrate !== null) out.push(`G1 F${s.feedrate}`);
   return out;
 }
+
+/**
+ * Resume a parked job after the board was reset (reconnect while paused): the head is still lifted and
+ * the filament retracted, but the firmware forgot everything. Recover at the parked height, then undo
+ * the park exactly as unparkCommands would.
+ */
+export function recoverParkedCommands(p: ParkSettings, s: ResumePoint): string[] {
+  const parked: ResumePoint = { ...s, z: s.z === null ? null : s.z + p.lift, e: s.e === null || s.relativeE ? s.e : s.e - p.retract, feedrate: null };
+  return [...recoverCommands(parked), ...unparkCommands(p, s), ...(s.feedrate !== null ? [`G1 F${s.feedrate}`] : [])];
+}

@@ -12,7 +12,7 @@ import { Sender, type Tag } from '../protocol/sender.ts';
 import type { OpenPort, PortLike } from '../serial/port.ts';
 import { JobReader, countCommands } from '../jobs/job-reader.ts';
 import type { JobRecord, JobStore } from '../jobs/job-store.ts';
-import { MachineState, parkCommands, recoverCommands, unparkCommands, type ParkSettings } from './machine-state.ts';
+import { MachineState, parkCommands, recoverCommands, recoverParkedCommands, unparkCommands, type ParkSettings } from './machine-state.ts';
 import { probe } from './probe.ts';
 
 export interface PrinterDeps {
@@ -31,6 +31,8 @@ export interface PrinterDeps {
 }
 
 const JOB_EVENT_MS = 250;
+/** DTR must stay released long enough for the board's reset capacitor to recharge (≈1 ms RC on an Uno/Mega). */
+const RESET_GAP_MS = 200;
 const CHECKPOINT_MS = 1000;
 
 export class Printer {
@@ -57,6 +59,7 @@ export class Printer {
   private pollPending = false;
   private saving: Promise<void> | undefined;
   private pollId = -1;
+  private reconnecting = false;
 
   constructor(private readonly deps: PrinterDeps) {
     this.name = deps.id;
@@ -120,6 +123,28 @@ export class Printer {
   /** Service shutdown: close the port; a running job is checkpointed as paused before this resolves. */
   async disconnect(): Promise<void> { this.shutdown = true; const p = this.port; await p?.close(); await this.saving; }
 
+  /**
+   * User-requested reset: close the port and open it again. On CH340/FTDI + AVR boards opening the port
+   * toggles DTR and reboots the firmware — the only way out of Marlin's kill() (M112, thermal runaway)
+   * short of replugging. Then probe (M110/M115) like a fresh plug-in. Refused while printing; a paused
+   * job stays paused, and since the board forgets its state, resume will re-heat and re-home X/Y.
+   */
+  async reconnect(): Promise<PrinterInfo> {
+    if (this.job?.state === 'printing') throw conflict('busy', 'A print is running: pause or cancel it first');
+    if (this.reconnecting || this.state === 'detecting' || this.state === 'connecting') throw conflict('busy', `Printer is ${this.state}`);
+    if (!this.path) throw conflict('not_connected', 'Printer is not plugged in');
+    this.reconnecting = true;
+    try {
+      const job = this.job;
+      if (job?.state === 'paused' && job.reason === 'user') { job.reason = 'reset-while-parked'; await this.checkpoint(true); }
+      this.deps.log.info('reconnecting (board reset)', { id: this.id });
+      const port = this.port;
+      if (port) { await port.close(); await new Promise((r) => setTimeout(r, RESET_GAP_MS)); }
+      await this.connect();
+    } finally { this.reconnecting = false; }
+    return this.info();
+  }
+
   // ───── jobs ─────
   async start(file: string): Promise<JobInfo> {
     if (this.state !== 'idle') throw conflict('busy', `Printer is ${this.state}`);
@@ -150,7 +175,8 @@ export class Printer {
     if (job.state !== 'paused') throw conflict('not_paused', 'The job is not paused');
     if (!this.port || (this.state !== 'paused' && this.state !== 'idle')) throw conflict('not_connected', 'Printer is not connected');
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
-    const cmds = job.reason === 'user' ? unparkCommands(this.park, point) : recoverCommands(point);
+    const cmds = job.reason === 'user' ? unparkCommands(this.park, point)
+      : job.reason === 'reset-while-parked' ? recoverParkedCommands(this.park, point) : recoverCommands(point);
     job.state = 'printing'; delete job.reason;
     this.setState('printing');
     await this.run(cmds, 600_000);
@@ -182,7 +208,7 @@ export class Printer {
     this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: cmd } });
   }
 
-  /** M112 jumps every queue; the firmware halts and needs a reset (unplug/replug or service restart). */
+  /** M112 jumps every queue; the firmware halts and needs a reset (reconnect(), replug or service restart). */
   emergencyStop(): void {
     if (!this.port || !this.sender) throw conflict('not_connected', 'Printer is not connected');
     this.sender.raw('M112');

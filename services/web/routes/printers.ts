@@ -37,6 +37,8 @@ export const printerRoutes: Route<WebDeps>[] = [
     },
   },
   { method: 'post', path: '/printers/:id/emergency-stop', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.emergencyStop', { id: id(req.params) }) },
+  // A reset re-probes the board (bootloader + baud autodetect): allow far more than the default timeout.
+  { method: 'post', path: '/printers/:id/reconnect', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.reconnect', { id: id(req.params) }, 60_000) },
   {
     method: 'get', path: '/jobs', access: 'jobs.read',
     handler: ({ req, deps }) => deps.printer.call('jobs.history', { limit: Math.min(500, Number(req.query.limit) || 50) }),
