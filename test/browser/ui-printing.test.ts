@@ -216,6 +216,17 @@ test('emergency stop asks first, then halts the printer', async () => {
   await screenshot(b.page, 'printer-emergency-stop');
 });
 
+test('the halted printer offers "Reset printer", which brings it back to ready', async () => {
+  const reset = b.page.getByRole('button', { name: 'Reset printer' });
+  await reset.waitFor({ timeout: 10_000 });
+  await screenshot(b.page, 'printer-halted');
+  await reset.click();
+  await b.page.getByRole('status').getByText('Printer reset. It is ready again.').waitFor({ timeout: 30_000 });
+  await reset.waitFor({ state: 'detached' });
+  const printers = await b.page.evaluate(async () => (await fetch('/api/printers')).json());
+  assert.equal(printers[0].state, 'idle');
+});
+
 test('the printer page fits a phone', async () => {
   await b.page.setViewportSize({ width: 390, height: 844 });
   await b.page.reload();
