@@ -134,6 +134,9 @@ test('start, pause, resume and cancel a print', async () => {
   await b.page.getByRole('button', { name: 'Start print' }).click();
   await jobBadge().getByText('Printing').waitFor();
   await b.page.waitForFunction(() => parseFloat(document.querySelector('[data-testid="job-progress"]')?.textContent ?? '0') > 0, undefined, { timeout: 20_000 });
+  // The ETA needs a measured rate (≥ 0.1 % printed), which may come a moment after the first progress.
+  await b.page.waitForFunction(() => { const t = document.querySelector('[data-testid="job-eta"]')?.textContent?.trim(); return Boolean(t) && t !== '—'; }, undefined, { timeout: 20_000 })
+    .catch(() => undefined);
   assert.notEqual(await b.page.getByTestId('job-eta').innerText(), '—', 'an ETA is shown while printing');
   await screenshot(b.page, 'printer-printing');
 
