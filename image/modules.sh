@@ -18,11 +18,24 @@ ensure_image_host
 work=$(mktemp -d "$CACHE/builder.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
 start=$SECONDS
-echo "image: arm64 node_modules: preparing the builder chroot…" >&2
-tar -C "$work" -xf "$base"
-# this throwaway chroot needs DNS for apt and the npm registry
+# The builder (base + compilers) is cached too, so a lockfile change costs only the npm step.
+builder="$CACHE/builder-$(cat <(basename "$base") <(sed -n '/^BUILD_APT=/p' "$HERE/modules.sh") | sha256sum | cut -c1-16).tar"
+BUILD_APT="python3 make g++ libpam0g-dev libsqlite3-dev"
+if [ -s "$builder" ]; then
+  echo "image: arm64 node_modules: builder chroot cached ($builder)" >&2
+  tar -C "$work" -xf "$builder"
+else
+  echo "image: arm64 node_modules: preparing the builder chroot (apt under qemu-user)…" >&2
+  tar -C "$work" -xf "$base"
+  rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
+  in_chroot "$work" sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BUILD_APT >/dev/null" >&2
+  find "$CACHE" -maxdepth 1 -name 'builder-*.tar' -delete
+  tar -C "$work" -cf "$builder.tmp" . && mv "$builder.tmp" "$builder"
+fi
 rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
-in_chroot "$work" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 make g++ libpam0g-dev libsqlite3-dev >/dev/null' >&2
+# This build host may reach the registry through a TLS-inspecting proxy: trust what the host trusts
+# (only inside the throwaway builder; nothing of it reaches the image).
+mkdir -p "$work/opt"; cp -L /etc/ssl/certs/ca-certificates.crt "$work/opt/host-ca.pem"
 # npm (pure JS) and the Node 20 headers come from the host: N-API/NAN modules only need the headers of
 # the same major Node (ABI 115), and nodejs.org is not reachable for node-gyp to download them.
 # build_from_source=sqlite3 (a package name, understood by prebuild-install) skips its GitHub download
@@ -31,10 +44,13 @@ mkdir -p "$work/opt/npm" "$work/opt/node-headers/include/node" "$work/build"
 cp -a "$(npm root -g)/npm/." "$work/opt/npm/"
 cp -a /usr/include/node/. "$work/opt/node-headers/include/node/"
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$work/build/"
-echo "image: arm64 node_modules: npm ci --omit=dev under qemu-user (a few minutes)…" >&2
+echo "image: arm64 node_modules: npm install --omit=dev under qemu-user (a few minutes)…" >&2
+# `npm install` on the lockfile rather than `npm ci`: ci also validates the dev tree and refuses a lock
+# missing another platform's optional dev dependency; install keeps every locked version all the same.
+# sqlite/build_from_source reach sqlite3's install script as npm_config_* variables (npm warns, works).
 in_chroot "$work" sh -c 'cd /build && npm_config_nodedir=/opt/node-headers npm_config_sqlite=/usr \
-  npm_config_build_from_source=sqlite3 npm_config_jobs=2 \
-  node /opt/npm/bin/npm-cli.js ci --omit=dev --no-audit --no-fund --loglevel=warn' >&2
+  npm_config_build_from_source=sqlite3 npm_config_cafile=/opt/host-ca.pem NODE_EXTRA_CA_CERTS=/opt/host-ca.pem \
+  node /opt/npm/bin/npm-cli.js install --omit=dev --no-audit --no-fund --loglevel=warn' >&2
 # Smoke-load every native module under arm64 Node before caching, so a broken build never reaches a card.
 in_chroot "$work" sh -c 'cd /build && node -e "
   for (const m of [\"authenticate-pam\", \"argon2\", \"sqlite3\", \"@serialport/bindings-cpp\"]) { require(m); }
