@@ -56,16 +56,15 @@ in_chroot "$rootfs" sh -euc '
   systemd-sysusers
   systemctl enable printbox.target printbox-init.service printbox-web.service printbox-auth.socket \
     printbox-printer.service printbox-firstboot.service printbox-issue.service \
-    NetworkManager.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null 2>&1
+    NetworkManager.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null
   systemctl set-default multi-user.target >/dev/null 2>&1
   # wait-online would hold network-online.target for 2 min while Wi-Fi is unconfigured; the linker
   # retries on its own, so nothing needs to wait for an address.
   systemctl mask NetworkManager-wait-online.service >/dev/null 2>&1 || true
-  # issue 5: exposure <= 2.5 for the web and printer units (threshold is in tenths)
-  for u in printbox-web printbox-printer; do
-    systemd-analyze security --offline=true --threshold=25 --no-pager /usr/lib/systemd/system/$u.service > /tmp/sa 2>&1 \
-      || { cat /tmp/sa; echo "image: $u.service exposure above 2.5" >&2; exit 1; }
-    tail -1 /tmp/sa
+  # issue 5: exposure <= 2.5 for the web and printer units, rated by the image's own systemd
+  # (reported here; test/image/boot.test.ts asserts it on the booted device)
+  for u in printbox-web printbox-printer printbox-auth; do
+    systemd-analyze security --offline=true --no-pager /usr/lib/systemd/system/$u.service 2>&1 | tail -1 || true
   done
 ' >&2
 step "per-device identity removed (regenerated on first boot)"

@@ -205,6 +205,15 @@ test('SSH login works and every PrintBox unit is active', async () => {
   assert.deepEqual(out.trim().split('\n'), units.map(() => 'active'), `${units.join(' ')}:\n${out}`);
 });
 
+test('systemd-analyze security on the device: exposure ≤ 2.5 for printbox-web and printbox-printer', async () => {
+  for (const unit of ['printbox-web.service', 'printbox-printer.service']) {
+    const out = await sudo(`systemd-analyze security --no-pager ${unit} | tail -1`);
+    const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(out)?.[1]);
+    console.log(`# ${unit}: exposure ${level}`);
+    assert.ok(level > 0 && level <= 2.5, out);
+  }
+});
+
 test('first boot: root grown to the card, fresh identity, no modem/braille daemons', async () => {
   const rootSize = Number((await ssh('df --output=size -B1 / | tail -1')).trim());
   const imageSize = fs.statSync(path.join(DIST, 'printbox-arm64.img')).size;
