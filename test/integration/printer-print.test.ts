@@ -79,6 +79,60 @@ test('unplug mid-print pauses with a resume point; replug is detected and resume
   } finally { await rig.close(); }
 });
 
+/** The commands executed from the last `G28 X Y` on: the recovery prelude of the latest resume. */
+function recoveryTail(executed: string[]): string[] {
+  const at = executed.lastIndexOf('G28 X Y');
+  assert.ok(at >= 0, 'resume homed X/Y (recovery), not a plain un-park');
+  return executed.slice(at);
+}
+
+test('a user pause survives unplug → replug and a firmware reset: resume recovers the parked head (reset-while-parked)', { timeout: 60_000 }, async () => {
+  const rig = await createRig({ baud: 115_200, latencyMs: 2, seed: 11 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+    const lines = ['M140 S60', 'M104 S200', 'G28', 'G1 Z0.3 F600', ...gcodeLines(3000)];
+    await rig.files.save('parked.gcode', lines.join('\n'));
+    await rig.manager.get(p.id).start('parked.gcode');
+    await rig.waitFor(() => (rig.manager.get(p.id).job?.lines_sent ?? 0) > 800, 20_000, 'some progress');
+    const paused = await rig.manager.get(p.id).pause();
+    assert.equal(paused.reason, 'user');
+    const parkedAt = (await rig.store.latest(p.id))!.resume!;
+    assert.equal(parkedAt.z, 0.3);
+
+    // Unplug → replug: a board reset. The job must no longer be resumed with the plain un-park.
+    await rig.vp.unplug();
+    await rig.waitFor(() => rig.manager.get(p.id).info().state === 'disconnected', 10_000, 'disconnected');
+    const cut = rig.vp.sim.executed.length;
+    await rig.vp.replug();
+    await rig.waitFor(() => rig.manager.get(p.id).info().state === 'paused', 15_000, 'reconnected, job still paused');
+    assert.equal(rig.manager.get(p.id).job?.reason, 'reset-while-parked');
+    assert.equal((await rig.store.latest(p.id))?.reason, 'reset-while-parked', 'persisted (survives a restart too)');
+    await rig.manager.get(p.id).resume();
+    const tail = recoveryTail(rig.vp.sim.executed.slice(cut));
+    const before = rig.vp.sim.executed.slice(cut, rig.vp.sim.executed.length - tail.length);
+    assert.ok(before.includes('M190 S60') && before.includes('M109 S200'), 're-heated to the recorded targets first');
+    assert.match(tail.find((c) => c.startsWith('G92 ')) ?? '', /^G92 Z10\.3 /, 'Z set to the parked height (0.3 + 10 mm lift)');
+    assert.ok(tail.includes('G1 Z-10 F600') && tail.includes('G1 E2 F2400'), 'lowered and un-retracted');
+
+    // Pause again, then the board reboots on its own (watchdog, brown-out) while parked.
+    await rig.waitFor(() => (rig.manager.get(p.id).job?.lines_sent ?? 0) > 1600, 20_000, 'more progress');
+    assert.equal((await rig.manager.get(p.id).pause()).reason, 'user');
+    const cut2 = rig.vp.sim.executed.length;
+    rig.vp.sim.reset();
+    await rig.waitFor(() => rig.manager.get(p.id).job?.reason === 'reset-while-parked', 10_000, 'reset noticed while parked');
+    assert.equal(rig.manager.get(p.id).state, 'paused');
+    await rig.manager.get(p.id).resume();
+    const tail2 = recoveryTail(rig.vp.sim.executed.slice(cut2));
+    assert.ok(rig.vp.sim.executed.slice(cut2).includes('M109 S200'), 're-heated after the firmware reset');
+    assert.ok(tail2.some((c) => c.startsWith('G92 Z10.3 ')) && tail2.includes('G1 Z-10 F600'));
+
+    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 40_000, 'job end');
+    assert.equal(job.state, 'done');
+    const moves = rig.vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
+    assert.deepEqual(moves.slice(-500), lines.slice(-500), 'finished the file in order');
+  } finally { await rig.close(); }
+});
+
 test('without AUTOREPORT_TEMP/ADVANCED_OK temperatures are polled during a print; a firmware halt fails the job', { timeout: 60_000 }, async () => {
   const rig = await createRig({ baud: 115_200, latencyMs: 2, autoreportTemp: false, advancedOk: false, heatRatePerS: 100 });
   try {

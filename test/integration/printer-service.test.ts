@@ -81,3 +81,45 @@ test('kill -9 mid-print: the restarted service reports the interrupted job and c
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a user pause survives kill -9: after the restart resume recovers the parked head (re-heat, G28 X Y, G92 Z)', { timeout: 90_000 }, async () => {
+  const dir = tempDir('svcpark');
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 115_200, latencyMs: 2, record: true });
+  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer', timeoutMs: 5000 });
+  let svc = startService(dir);
+  try {
+    await until(async () => (await client.call('printers.list', {})).find((p) => p.state === 'idle'), 20_000, 'printer idle');
+    const files = new FileStore(path.join(dir, 'data', 'files'));
+    const lines = ['M104 S210', 'G1 Z0.2 F600', ...gcodeLines(3000)];
+    await files.save('parked.gcode', lines.join('\n'));
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'parked.gcode' });
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    const paused = await client.call('jobs.pause', { printerId: 'vp-1' });
+    assert.equal(paused.reason, 'user');
+
+    svc.kill('SIGKILL');
+    await new Promise((r) => svc.once('exit', r));
+    const cut = vp.sim.executed.length;
+    svc = startService(dir);
+    await until(async () => (await client.call('printers.get', { id: 'vp-1' })).state === 'paused', 20_000, 'reconnected, job paused');
+    const job = await client.call('jobs.get', { printerId: 'vp-1' });
+    assert.equal(job.reason, 'reset-while-parked', 'opening the port reset the board: the park cannot simply be undone');
+    await client.call('jobs.resume', { printerId: 'vp-1' });
+    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'done');
+    assert.equal(done.state, 'done');
+    const after = vp.sim.executed.slice(cut);
+    const home = after.indexOf('G28 X Y');
+    assert.ok(home > 0, 'recovery homed X/Y');
+    assert.ok(after.slice(0, home).includes('M109 S210'), 're-heated before homing');
+    const tail = after.slice(home);
+    assert.match(tail.find((c) => c.startsWith('G92 ')) ?? '', /^G92 Z10\.2 /, 'Z set to the parked height (0.2 + 10 mm lift)');
+    assert.ok(tail.includes('G1 Z-10 F600') && tail.includes('G1 E2 F2400'), 'lowered and un-retracted');
+    const moves = vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
+    assert.deepEqual(moves.slice(-100), lines.slice(-100), 'finished the file');
+  } finally {
+    svc.kill('SIGTERM');
+    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
+    await vp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

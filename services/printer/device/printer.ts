@@ -93,6 +93,9 @@ export class Printer {
     if (this.port || this.state === 'detecting') return;
     this.setState('detecting');
     this.error = undefined;
+    // Opening the port (each baud rate the probe tries) resets a CH340/FTDI+AVR board, and a port we are
+    // (re)opening was closed by an unplug, a service stop/crash or reconnect(): assume the board forgot all.
+    await this.boardMayHaveReset();
     const found = await probe({ path: this.path, baudrates: this.deps.baudrates, openPort: this.deps.openPort, timeoutMs: this.deps.probeTimeoutMs ?? 3000, log: this.deps.log });
     if (found && this.shutdown) { await found.port.close(); return; } // the service stopped while probing
     if (!found) { this.error = 'No printer answered on this port'; this.setState('error'); return; }
@@ -127,7 +130,8 @@ export class Printer {
    * User-requested reset: close the port and open it again. On CH340/FTDI + AVR boards opening the port
    * toggles DTR and reboots the firmware — the only way out of Marlin's kill() (M112, thermal runaway)
    * short of replugging. Then probe (M110/M115) like a fresh plug-in. Refused while printing; a paused
-   * job stays paused, and since the board forgets its state, resume will re-heat and re-home X/Y.
+   * job stays paused, and since the board forgets its state, resume will re-heat and re-home X/Y
+   * (connect() decides that, as for a replug or a service restart).
    */
   async reconnect(): Promise<PrinterInfo> {
     if (this.job?.state === 'printing') throw conflict('busy', 'A print is running: pause or cancel it first');
@@ -135,8 +139,6 @@ export class Printer {
     if (!this.path) throw conflict('not_connected', 'Printer is not plugged in');
     this.reconnecting = true;
     try {
-      const job = this.job;
-      if (job?.state === 'paused' && job.reason === 'user') { job.reason = 'reset-while-parked'; await this.checkpoint(true); }
       this.deps.log.info('reconnecting (board reset)', { id: this.id });
       const port = this.port;
       if (port) { await port.close(); await new Promise((r) => setTimeout(r, RESET_GAP_MS)); }
@@ -220,6 +222,20 @@ export class Printer {
   }
 
   // ───── internals ─────
+  /**
+   * The one place that decides "the board was reset while parked" (port reopened after unplug, service
+   * restart or reconnect; firmware `start`): the firmware forgot position, homing and temperatures, so a
+   * user pause must resume with recoverParkedCommands, not a plain un-park. Persisted at once. A wrong guess
+   * (native USB, no reset) is harmless: heat, home X/Y and G92 at the parked height the head really is at.
+   */
+  private async boardMayHaveReset(): Promise<void> {
+    const job = this.job;
+    if (job?.state !== 'paused' || job.reason !== 'user') return;
+    job.reason = 'reset-while-parked';
+    this.deps.log.info('board reset while parked: resume will re-heat and re-home X/Y', { id: this.id, job: job.id });
+    await this.checkpoint(true);
+  }
+
   private requireJob(): JobRecord { if (!this.job) throw notFound('Job'); return this.job; }
 
   private async feed(index: number): Promise<void> {
@@ -329,7 +345,7 @@ export class Printer {
       job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
       void this.reader?.close(); this.reader = undefined;
       void this.checkpoint(true);
-    }
+    } else void this.boardMayHaveReset();
     this.sender.stop();
     this.sender.reset();
     this.drainWaiters.splice(0).forEach((f) => f());
