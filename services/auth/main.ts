@@ -4,13 +4,14 @@
  * group printbox-ipc (else printbox) — so the web process, running unprivileged, never reads /etc/shadow.
  */
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { commonSchema, list, loadConfig, str } from '../shared/config.ts';
 import type { AuthApi } from '../shared/ipc.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
-import { createLogger } from '../shared/log.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
 import { createNotifier, listenFds } from '../shared/systemd.ts';
 import { lookupAccount } from './accounts.ts';
 import { createPamChecker, type PamAuthenticate } from './checker.ts';
@@ -31,6 +32,27 @@ const groupId = (name: string) => new Promise<number | null>((resolve) => {
   execFile('getent', ['group', name], (err, out) => resolve(err ? null : Number(out.split(':')[2])));
 });
 
+/**
+ * The account-stamp HMAC key: 32 random bytes in a root-only file, created on first start, so stamps
+ * stay the same across helper restarts (a new key would end every PAM session). Without a writable
+ * state dir the key lives only in memory: stamps then change when the helper restarts.
+ */
+function stampKey(dir: string, log: Logger): Buffer {
+  const file = path.join(dir, 'auth.key');
+  const read = () => { const k = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex'); if (k.length !== 32) throw new Error(`${file} is not 32 hex bytes`); return k; };
+  try { return read(); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('auth.key unreadable, replacing it', { error: String(err) }); }
+  const key = crypto.randomBytes(32);
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file + '.tmp', key.toString('hex') + '\n', { mode: 0o600 });
+    fs.renameSync(file + '.tmp', file);
+    return key;
+  } catch (err) {
+    log.error('cannot store auth.key; account stamps change when this helper restarts', { file, error: String(err) });
+    return key;
+  }
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const { config, errors, warnings } = loadConfig(authSchema, env);
@@ -40,7 +62,9 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) log.warn('not running as root: PAM can only check the password of the user running this helper');
   if (!fs.existsSync(path.join('/etc/pam.d', config.pamService))) log.warn(`/etc/pam.d/${config.pamService} is missing; PAM falls back to "other" (usually deny all). Run scripts/setup.sh.`);
 
-  const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount });
+  // systemd's StateDirectory=printbox-auth (root, 0700): the web's data dir is not writable for this helper
+  const keyDir = env.STATE_DIRECTORY?.split(':')[0] || config.dataDir;
+  const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount, stampKey: stampKey(keyDir, log) });
   const sockPath = path.join(config.runDir, 'auth.sock');
   // printbox-auth.socket (systemd/) creates the socket with its owner/group/mode and passes it as fd 3
   const [fd] = listenFds(env);
@@ -52,6 +76,7 @@ async function main(): Promise<void> {
     mode: 0o660,
     handlers: {
       'pam.authenticate': (p) => checker.authenticate(p.username, p.password),
+      'account.stamp': async (p) => ({ stamp: await checker.stamp(p.username) }),
       'ping': async () => ({ ok: true }),
     },
   });

@@ -15,7 +15,13 @@ export type AuthApi = {
   /** web → auth: check a system account with PAM (auth + acct_mgmt) and report its groups.
    *  Refuses root unless root's group is allowed, and accounts outside the allowed groups, with the
    *  same "unauthorized" error as a wrong password so callers cannot probe account names. */
-  'pam.authenticate': { params: { username: string; password: string }; result: { username: string; groups: string[] } };
+  'pam.authenticate': { params: { username: string; password: string }; result: { username: string; groups: string[]; stamp?: string } };
+  /** web → auth: the account's current stamp — an HMAC-SHA256 (key known only to the auth helper, stable
+   *  across its restarts) over the shadow hash field, password/expiry/lock fields, uid and groups — or null
+   *  when the account may no longer sign in (gone, locked, expired, root, outside the allowed groups). The
+   *  web keeps the stamp from login and ends a PAM session when it changes (password changed with passwd,
+   *  account locked, groups changed). Reveals no hash; never an error for an unknown or malformed name. */
+  'account.stamp': { params: { username: string }; result: { stamp: string | null } };
   /** web → auth: liveness. */
   'ping': { params: Record<string, never>; result: { ok: true } };
 };

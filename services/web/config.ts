@@ -31,6 +31,7 @@ export const webSchema = {
   cloudUrl: str('PRINTBOX_CLOUD_URL', '', 'cloud to link to; empty = linking unavailable (offline mode still works)'),
   cloudCa: str('PRINTBOX_CLOUD_CA', '', 'extra PEM CA file trusted for the cloud (private clouds, tests)'),
   sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
+  accountRecheckS: positive('PRINTBOX_ACCOUNT_RECHECK_S', 30, 'seconds between checks that a PAM session\'s account is unchanged (password, lock, groups)', 3600),
   ...securitySchema,
 } satisfies Schema;
 

@@ -16,6 +16,7 @@ import type { Permission, Principal } from './permissions.ts';
 import type { LoginThrottle } from './throttle.ts';
 import type { TlsMaterial } from './tls.ts';
 import type { Security } from './security/index.ts';
+import type { AccountCheck } from './account-check.ts';
 
 /** Issue 7 plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
@@ -55,5 +56,7 @@ export interface WebDeps {
   cloud?: CloudLink;
   /** Issue 7: TOTP, session list, 2FA enforcement, custom roles (services/web/security). */
   security?: Security;
+  /** Ends a PAM session when its account changed outside PrintBox (password, lock, groups); account-check.ts. */
+  accountCheck?: AccountCheck;
   now?: () => number;
 }

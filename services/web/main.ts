@@ -30,6 +30,7 @@ import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
 import { TombstoneStore } from './session-store.ts';
+import { createAccountCheck } from './account-check.ts';
 
 const require = createRequire(import.meta.url);
 type StoreCtor = new (opts: { db: sqlite3.Database; table: string }) => session.Store;
@@ -75,12 +76,14 @@ async function main(): Promise<void> {
     dataDir: config.dataDir, cloudUrl: config.cloudUrl, cloudCa: config.cloudCa, version: pkg.version, log: log.child('cloud'),
     activePrints: () => deps.printer.call('jobs.active', {}),
   });
+  const pam = new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'authentication', timeoutMs: 15_000 });
   const deps: WebDeps = {
     config,
     version: pkg.version,
     log,
     db,
-    pam: new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'authentication', timeoutMs: 15_000 }),
+    pam,
+    accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
     owner: cloudOwnerVerifier(cloud),
     cloud,

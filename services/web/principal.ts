@@ -8,16 +8,30 @@ import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
 import { permissionsOf, type Principal } from './permissions.ts';
 import { refuseQueryCredentials } from './security/index.ts';
-import { currentAuth } from './session.ts';
+import { currentAuth, destroy } from './session.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export const isLocalSocket = (req: Request): boolean => LOOPBACK.has(req.socket.remoteAddress ?? '');
 
+/** Issue 7: the password, lock or groups of a PAM account changed since login (account-check.ts). */
+async function endChangedSession(req: Request, deps: WebDeps, user: string): Promise<void> {
+  const sid = req.sessionID;
+  deps.accountCheck?.forget(sid);
+  await deps.security?.sessions.forget(sid);
+  await destroy(req);
+  await deps.audit?.record({ actor: user, method: 'pam', ip: req.socket.remoteAddress ?? 'unknown', action: 'auth.session_ended', outcome: 'success', details: { reason: 'account changed' } });
+}
+
 export async function resolvePrincipal(req: Request, deps: WebDeps): Promise<Principal | null> {
   const perms = (role: string) => deps.roles ? deps.roles.permissionsOf(role) : Promise.resolve(permissionsOf(role));
   refuseQueryCredentials(req.query as Record<string, unknown>); // keys only in Authorization (CONTRACT)
-  const auth = await currentAuth(req, deps);
+  let auth = await currentAuth(req, deps);
+  // like an idle-expired session, an ended one makes this request anonymous (so 401 on non-public routes)
+  if (auth?.accountStamp && deps.accountCheck && !(await deps.accountCheck.stillValid(req.sessionID, auth.user, auth.accountStamp))) {
+    await endChangedSession(req, deps, auth.user);
+    auth = undefined;
+  }
   if (auth && deps.security) {
     await deps.security.sessions.touch(req.sessionID, req.socket.remoteAddress ?? 'unknown');
     return deps.security.principalForUser({ username: auth.user, method: auth.method, groups: auth.groups });

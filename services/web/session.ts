@@ -15,6 +15,8 @@ export interface SessionAuth {
   method: 'pam' | 'cloud';
   role: string;
   groups?: string[];
+  /** PAM only: the auth helper's account stamp at login (AuthApi 'account.stamp'); a change ends the session. */
+  accountStamp?: string;
   createdAt: number;
   lastSeen: number;
 }

@@ -70,9 +70,11 @@ export const tempDir = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `p
 
 export interface AuthHelper extends Service { runDir: string }
 
-export async function startAuth(opts: { runDir: string; groups?: string; env?: Record<string, string> }): Promise<AuthHelper> {
+export async function startAuth(opts: { runDir: string; groups?: string; dataDir?: string; env?: Record<string, string> }): Promise<AuthHelper> {
   const svc = spawnService('services/auth/main.ts', {
     PRINTBOX_RUN_DIR: opts.runDir,
+    // auth.key (account-stamp HMAC key) goes here; never the machine's /var/lib/printbox
+    PRINTBOX_DATA_DIR: opts.dataDir ?? `${opts.runDir}-auth`,
     PRINTBOX_PAM_GROUPS: opts.groups ?? 'printbox',
     ...opts.env,
   });

@@ -38,6 +38,7 @@ before(async () => {
     path: path.join(dir, 'auth.sock'), log,
     handlers: {
       'pam.authenticate': async (p) => { pamCalls++; return { username: p.username, groups: ['printbox'] }; },
+      'account.stamp': async () => ({ stamp: null }), // this fake login returns no stamp, so it is never asked
       'ping': async () => ({ ok: true }),
     },
   });

@@ -24,7 +24,7 @@ async function pamRole(deps: WebDeps, username: string, groups: string[]): Promi
 
 async function loginPam(deps: WebDeps, req: Request, username: string, password: string) {
   const attempt = deps.throttle.begin(peer(req), `pam:${username.toLowerCase()}`);
-  let result: { username: string; groups: string[] };
+  let result: { username: string; groups: string[]; stamp?: string };
   try {
     result = await deps.pam.call('pam.authenticate', { username, password });
   } catch (err) {
@@ -34,7 +34,7 @@ async function loginPam(deps: WebDeps, req: Request, username: string, password:
   }
   const role = await pamRole(deps, result.username, result.groups);
   if (!role) { attempt.failed(); throw unauthorized(); }
-  return { who: { user: result.username, method: 'pam' as const, role, groups: result.groups }, attempt };
+  return { who: { user: result.username, method: 'pam' as const, role, groups: result.groups, ...(result.stamp ? { accountStamp: result.stamp } : {}) }, attempt };
 }
 
 async function loginOwner(deps: WebDeps, req: Request, email: string, password: string) {
@@ -57,7 +57,7 @@ async function loginOwner(deps: WebDeps, req: Request, email: string, password: 
  * The throttle counters are cleared only when the WHOLE login succeeded: a right password followed
  * by a wrong (or missing) second factor still counts, so TOTP codes cannot be guessed unthrottled.
  */
-type Who = { user: string; method: 'pam' | 'cloud'; role: string; groups?: string[] };
+type Who = { user: string; method: 'pam' | 'cloud'; role: string; groups?: string[]; accountStamp?: string };
 
 async function finishLogin(deps: WebDeps, first: { who: Who; attempt: Attempt }, totp: unknown): Promise<Who> {
   try {
