@@ -140,7 +140,11 @@ test('start, pause, resume and cancel a print', async () => {
   assert.notEqual(await b.page.getByTestId('job-eta').innerText(), '—', 'an ETA is shown while printing');
   await screenshot(b.page, 'printer-printing');
 
+  // The pause request answers once the lines already in the firmware's buffer have run and the head is parked;
+  // until then progress still moves (those lines really execute), so compare from that point on.
+  const pauseDone = b.page.waitForResponse((r) => r.url().endsWith('/job/pause') && r.request().method() === 'POST', { timeout: 60_000 });
   await b.page.getByRole('button', { name: 'Pause' }).click();
+  assert.equal((await pauseDone).status(), 200);
   await jobBadge().getByText('Paused').waitFor();
   const paused = await b.page.getByTestId('job-progress').innerText();
   await b.page.waitForTimeout(1000);
