@@ -72,7 +72,7 @@ step "per-device identity removed (regenerated on first boot)"
 rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs"/etc/ssh/ssh_host_*
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/*.log
 for bad in modemmanager brltty; do
-  if chroot "$rootfs" /usr/bin/dpkg-query -W "$bad" >/dev/null 2>&1; then echo "image: $bad must not be installed" >&2; exit 1; fi
+  if chroot "$rootfs" /usr/bin/dpkg-query -W -f='${Status}' "$bad" 2>/dev/null | grep -q 'ok installed'; then echo "image: $bad must not be installed" >&2; exit 1; fi
 done
 
 step "boot partition contents"
