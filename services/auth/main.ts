@@ -8,10 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { commonSchema, list, loadConfig, str } from '../shared/config.ts';
+import { commonSchema, list, str } from '../shared/config.ts';
+import { startService } from '../shared/service.ts';
 import type { AuthApi } from '../shared/ipc.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
-import { createLogger, type Logger } from '../shared/log.ts';
+import type { Logger } from '../shared/log.ts';
 import { createNotifier, listenFds } from '../shared/systemd.ts';
 import { lookupAccount } from './accounts.ts';
 import { createPamChecker, type PamAuthenticate } from './checker.ts';
@@ -55,10 +56,7 @@ function stampKey(dir: string, log: Logger): Buffer {
 
 async function main(): Promise<void> {
   const env = process.env;
-  const { config, errors, warnings } = loadConfig(authSchema, env);
-  const log = createLogger({ scope: 'auth', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
-  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
-  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const { config, log } = startService('auth', authSchema, env);
   if (process.getuid?.() !== 0) log.warn('not running as root: PAM can only check the password of the user running this helper');
   if (!fs.existsSync(path.join('/etc/pam.d', config.pamService))) log.warn(`/etc/pam.d/${config.pamService} is missing; PAM falls back to "other" (usually deny all). Run scripts/setup.sh.`);
 

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { commonSchema, loadConfig, str } from '../shared/config.ts';
+import { commonSchema, str } from '../shared/config.ts';
+import { startService } from '../shared/service.ts';
 import { cloudClientFactory } from '../shared/cloud-client.ts';
-import { createLogger } from '../shared/log.ts';
 import { deviceInfo } from '../shared/link/device.ts';
 import { CloudLink } from '../shared/link/service.ts';
 import { LinkStore } from '../shared/link/store.ts';
@@ -31,10 +31,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { root: { type: 'string', default: '/' }, 'retry-base-ms': { type: 'string' }, 'retry-max-ms': { type: 'string' }, 'deadline-ms': { type: 'string' } },
   });
-  const { config, errors, warnings } = loadConfig(schema, env);
-  const log = createLogger({ scope: 'firstboot', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
-  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
-  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const { config, log } = startService('firstboot', schema, env);
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });

@@ -5,11 +5,10 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { loadConfig } from '../shared/config.ts';
+import { startService } from '../shared/service.ts';
 import { FileStore } from '../shared/files.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
 import type { PrinterApi } from '../shared/ipc.ts';
-import { createLogger } from '../shared/log.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { printerSchema } from './config.ts';
 import { printerHandlers } from './ipc-server.ts';
@@ -22,10 +21,7 @@ const pkg = createRequire(import.meta.url)('../../package.json') as { version: s
 
 async function main(): Promise<void> {
   const env = process.env;
-  const { config, errors, warnings } = loadConfig(printerSchema, env);
-  const log = createLogger({ scope: 'printer', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
-  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
-  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const { config, log } = startService('printer', printerSchema, env);
   const notifier = createNotifier(env);
 
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });

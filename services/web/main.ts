@@ -13,11 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import session from 'express-session';
 import sqlite3 from 'sqlite3';
-import { loadConfig } from '../shared/config.ts';
+import { startService } from '../shared/service.ts';
 import { openDb } from '../shared/db.ts';
 import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
 import { IpcClient } from '../shared/ipc-transport.ts';
-import { createLogger } from '../shared/log.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
@@ -47,10 +46,7 @@ function sessionSecret(file: string): string {
 
 async function main(): Promise<void> {
   const env = process.env;
-  const { config, errors, warnings } = loadConfig(webSchema, env);
-  const log = createLogger({ scope: 'web', level: config.logLevel, journal: Boolean(env.JOURNAL_STREAM) });
-  errors.forEach((e) => log.error(`config: ${e} (using the default)`));
-  warnings.forEach((w) => log.warn(`config: ${w}`));
+  const { config, log } = startService('web', webSchema, env);
   const notifier = createNotifier(env);
 
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
