@@ -85,6 +85,9 @@ install -m 644 "$HERE/boot/printbox.txt" "$bootdir/printbox.txt"
 echo "console=tty0 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait" > "$bootdir/cmdline.txt"
 cp "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -1)" "$out/printbox-arm64.vmlinuz"
 cp "$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -1)" "$out/printbox-arm64.initrd"
+# The firmware boots the copies on the FAT; the generated initrd in /boot would only duplicate ~37 MB
+# in the .xz (update-initramfs makes a new one with the next kernel).
+rm -f "$rootfs"/boot/initrd.img-*
 
 step "disk image: FAT32 boot + ext4 root (mkfs.vfat/mcopy, mke2fs -d, sfdisk — no loop mounts)"
 MiB=$((1024 * 1024))
