@@ -29,6 +29,12 @@ export function ensureGroup(name: string): () => void {
   return () => undefined;
 }
 
+/** Creates a new group `name` (fails if it exists) for one suite; the returned function deletes it. */
+export function createGroup(name: string): () => void {
+  run('groupadd', [name]);
+  return () => { try { run('groupdel', [name]); } catch { /* already gone */ } };
+}
+
 export interface CreateUserOptions {
   groups?: string[];
   /** A second account with uid 0 (useradd -o -u 0): proves "root refused" is about uid 0, not the name. */

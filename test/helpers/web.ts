@@ -70,7 +70,7 @@ export const tempDir = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `p
 
 export interface AuthHelper extends Service { runDir: string }
 
-export async function startAuth(opts: { runDir: string; groups?: string; dataDir?: string; env?: Record<string, string> }): Promise<AuthHelper> {
+export async function startAuth(opts: { runDir: string; groups?: string; dataDir?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<AuthHelper> {
   const svc = spawnService('services/auth/main.ts', {
     PRINTBOX_RUN_DIR: opts.runDir,
     // auth.key (account-stamp HMAC key) goes here; never the machine's /var/lib/printbox
@@ -78,13 +78,14 @@ export async function startAuth(opts: { runDir: string; groups?: string; dataDir
     PRINTBOX_PAM_GROUPS: opts.groups ?? 'printbox',
     ...opts.env,
   });
-  await svc.waitFor(/\[auth\] listening/);
+  // a helper that never came up is stopped here: the caller has no handle to stop it
+  await svc.waitFor(/\[auth\] listening/, opts.timeoutMs).catch(async (e: unknown) => { await svc.stop(); throw e; });
   return { ...svc, runDir: opts.runDir };
 }
 
 export interface WebServer extends Service { httpsPort: number; httpPort: number; dataDir: string; ca: string }
 
-export async function startWeb(opts: { dataDir: string; runDir: string; env?: Record<string, string> }): Promise<WebServer> {
+export async function startWeb(opts: { dataDir: string; runDir: string; env?: Record<string, string>; timeoutMs?: number }): Promise<WebServer> {
   const svc = spawnService('services/web/main.ts', {
     PRINTBOX_DATA_DIR: opts.dataDir,
     PRINTBOX_RUN_DIR: opts.runDir,
@@ -93,7 +94,7 @@ export async function startWeb(opts: { dataDir: string; runDir: string; env?: Re
     PRINTBOX_BIND: '127.0.0.1',
     ...opts.env,
   });
-  const line = await svc.waitFor(/\[web\] listening/);
+  const line = await svc.waitFor(/\[web\] listening/, opts.timeoutMs).catch(async (e: unknown) => { await svc.stop(); throw e; });
   const { https: httpsPort, http: httpPort } = JSON.parse(line.slice(line.indexOf('{'))) as { https: number; http: number };
   return { ...svc, httpsPort, httpPort, dataDir: opts.dataDir, ca: readCert(opts.dataDir) };
 }
@@ -113,22 +114,31 @@ export interface RequestOptions {
   path: string;
   /** Object → JSON with Content-Type application/json; string/Buffer → sent as is. */
   body?: unknown;
+  /** Sent exactly as given, with no Content-Type added (hostile-input and CSRF cases). */
+  raw?: string | Buffer;
   headers?: Record<string, string>;
   /** Source address of the TCP connection (127.0.0.2 = "another machine" for the local-bypass rule). */
   localAddress?: string;
   cookie?: string;
+  /** API key sent as "Authorization: Bearer <key>". */
+  bearer?: string;
+  /** Fail the request with "timeout METHOD path" after this long without activity. */
+  timeoutMs?: number;
 }
 
 /** One HTTPS request to the web over loopback with the device cert as the only trusted CA. */
 export function request(web: Pick<WebServer, 'httpsPort' | 'ca'>, opts: RequestOptions): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { Host: `127.0.0.1:${web.httpsPort}`, ...opts.headers };
-    let payload: string | Buffer | undefined;
+    let payload: string | Buffer | undefined = opts.raw;
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
     }
+    // explicit: Node sends no Content-Length for a GET/DELETE body, and the server then reads it as the next request
+    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(Buffer.byteLength(payload));
     if (opts.cookie) headers.Cookie = opts.cookie;
+    if (opts.bearer) headers.Authorization = `Bearer ${opts.bearer}`;
     const req = https.request({
       host: '127.0.0.1', port: web.httpsPort, method: opts.method ?? 'GET', path: opts.path, headers,
       ca: web.ca, localAddress: opts.localAddress ?? '127.0.0.2', agent: false,
@@ -145,12 +155,13 @@ export function request(web: Pick<WebServer, 'httpsPort' | 'ca'>, opts: RequestO
       });
     });
     req.on('error', reject);
+    if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`timeout ${opts.method ?? 'GET'} ${opts.path}`)));
     req.end(payload);
   });
 }
 
 /** "printbox.sid=…" from a Set-Cookie header (name=value only, as a browser would send it back). */
-export function sessionCookie(reply: Reply): string | undefined {
+export function sessionCookie(reply: Pick<Reply, 'headers'>): string | undefined {
   const set = reply.headers['set-cookie'];
   const list = Array.isArray(set) ? set : set ? [set] : [];
   const c = list.find((s) => s.startsWith('printbox.sid='));

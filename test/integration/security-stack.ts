@@ -3,29 +3,22 @@
  * the real PAM helper (services/auth/main.ts), and the real web service (services/web/main.ts) on
  * HTTPS with its own data/run dirs and an ephemeral port. Requests default to the source address
  * 127.0.0.2, so the "local" (127.0.0.1) bypass never applies; `local: true` uses 127.0.0.1.
+ * Built on the shared helpers (test/helpers/web.ts, pam.ts); this file only adds the issue-7 shape.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import crypto from 'node:crypto';
+import { createGroup, createUser } from '../helpers/pam.ts';
+import { request, sessionCookie, spawnService, startAuth, startWeb, tempDir, type Reply as WebReply, type RequestOptions as WebRequestOptions, type Service } from '../helpers/web.ts';
 
 export interface TestUser { name: string; password: string; groups: string[] }
 
-export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: unknown }
+/** `json` is undefined (not {}) when the body is not JSON. */
+export interface Reply extends Omit<WebReply, 'json'> { json: unknown }
 
-export interface RequestOptions {
-  method?: string;
-  path: string;
-  body?: unknown;
-  /** Sent verbatim (string/Buffer) instead of JSON. */
-  raw?: string | Buffer;
-  headers?: Record<string, string>;
-  cookie?: string;
-  bearer?: string;
+/** `body` is always JSON-encoded (a string body becomes a JSON string); `raw` is sent verbatim. */
+export interface RequestOptions extends Pick<WebRequestOptions, 'method' | 'path' | 'body' | 'raw' | 'headers' | 'cookie' | 'bearer'> {
+  /** From 127.0.0.1, where the local bypass applies. */
   local?: boolean;
   /** Source address; default 127.0.0.2 (non-local). */
   from?: string;
@@ -47,115 +40,69 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const sh = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { input, stdio: ['pipe', 'ignore', 'pipe'] });
+export const cookieOf: (r: Reply) => string | undefined = sessionCookie;
 
-export function cookieOf(r: Reply): string | undefined {
-  const set = r.headers['set-cookie'];
-  const list = Array.isArray(set) ? set : set ? [set] : [];
-  const c = list.find((s) => s.startsWith('printbox.sid='));
-  return c?.split(';')[0];
-}
-
-function waitFor(check: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (check()) { clearInterval(t); resolve(); } else if (Date.now() > until) { clearInterval(t); reject(new Error(`timed out waiting for ${what}`)); }
-    }, 50);
-  });
-}
+/** Service start-up under a loaded machine (several suites at once) can take far longer than usual. */
+const START_TIMEOUT_MS = 60_000;
 
 export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 'admins' | 'operators' | 'plain' }>; env?: Record<string, string>; printer?: boolean } = {}): Promise<Stack> {
   const tag = crypto.randomBytes(3).toString('hex');
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-sec-stack-'));
+  const base = tempDir('sec-stack');
   const dataDir = path.join(base, 'data');
   const runDir = path.join(base, 'run');
   fs.mkdirSync(dataDir); fs.mkdirSync(runDir);
   const groups = { admins: `pbsa${tag}`, operators: `pbso${tag}`, plain: `pbsp${tag}` };
   const users: Record<string, TestUser> = {};
-  const made: { users: string[]; groups: string[] } = { users: [], groups: [] };
-  const children: ChildProcess[] = [];
-  let webOut = '';
+  const undo: Array<() => void> = [];
+  const services: Service[] = [];
   const cleanup = async () => {
-    for (const c of children) if (c.exitCode === null) { c.kill('SIGTERM'); await new Promise((r) => c.once('exit', r)); }
-    for (const u of made.users) try { sh('userdel', [u]); } catch { /* gone */ }
-    for (const g of made.groups) try { sh('groupdel', [g]); } catch { /* gone */ }
+    for (const svc of services) await svc.stop();
+    for (const u of undo.reverse()) u();
     fs.rmSync(base, { recursive: true, force: true });
   };
   try {
-    for (const g of Object.values(groups)) { sh('groupadd', [g]); made.groups.push(g); }
-    for (const [i, spec] of (opts.userSpecs ?? []).entries()) {
-      const name = `pbu${tag}${i}`;
-      const password = `pw-${crypto.randomBytes(6).toString('hex')}`;
-      const g = [groups[spec.role] , ...(spec.role === 'plain' ? [] : [groups.plain])];
-      sh('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', '-G', g.join(','), name]);
-      made.users.push(name);
-      sh('chpasswd', [], `${name}:${password}\n`);
-      users[spec.key] = { name, password, groups: g };
+    for (const g of Object.values(groups)) undo.push(createGroup(g));
+    for (const spec of opts.userSpecs ?? []) {
+      const g = [groups[spec.role], ...(spec.role === 'plain' ? [] : [groups.plain])];
+      const u = createUser({ groups: g });
+      undo.push(u.remove);
+      users[spec.key] = { name: u.name, password: u.password, groups: g };
     }
+    const pamGroups = Object.values(groups).join(',');
+    // One env for every service, as on the device (auth.key and the web's data share dataDir); the
+    // helpers add the web's ephemeral ports and 127.0.0.1 bind.
     const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_LOG_LEVEL: 'info',
-      PRINTBOX_PAM_GROUPS: Object.values(groups).join(','),
+      PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_LOG_LEVEL: 'info', PRINTBOX_PAM_GROUPS: pamGroups,
       PRINTBOX_PAM_SERVICE: fs.existsSync('/etc/pam.d/printbox') ? 'printbox' : 'common-auth',
       PRINTBOX_ROLE_MAP: `${groups.admins}:admin,${groups.operators}:operator`,
-      PRINTBOX_HTTPS_PORT: '0', PRINTBOX_HTTP_PORT: '0', PRINTBOX_BIND: '127.0.0.1', PRINTBOX_HOSTNAME: 'printbox-test',
-      PRINTBOX_STATIC_DIR: path.join(base, 'static'), PRINTBOX_VIRTUAL_PRINTERS: '1',
+      PRINTBOX_HOSTNAME: 'printbox-test', PRINTBOX_STATIC_DIR: path.join(base, 'static'), PRINTBOX_VIRTUAL_PRINTERS: '1',
       ...opts.env,
     };
-    const spawnSvc = (file: string) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(c);
-      return c;
-    };
-    const auth = spawnSvc('services/auth/main.ts');
-    auth.stderr!.resume(); auth.stdout!.resume();
-    await waitFor(() => fs.existsSync(path.join(runDir, 'auth.sock')) || auth.exitCode !== null, 'auth.sock');
+    services.push(await startAuth({ runDir, dataDir, groups: pamGroups, env, timeoutMs: START_TIMEOUT_MS }));
     if (opts.printer) {
       // The real printer service with one simulated printer, so printer/file routes reach real code.
-      const printer = spawnSvc('services/printer/main.ts');
-      printer.stderr!.resume(); printer.stdout!.resume();
-      await waitFor(() => fs.existsSync(path.join(runDir, 'printer.sock')) || printer.exitCode !== null, 'printer.sock');
+      const printer = spawnService('services/printer/main.ts', env);
+      services.push(printer);
+      await printer.waitFor(/printer service ready/, START_TIMEOUT_MS);
     }
-    const web = spawnSvc('services/web/main.ts');
-    let port = 0;
-    const onData = (d: Buffer) => {
-      webOut += d.toString();
-      if (webOut.length > 2_000_000) webOut = webOut.slice(-1_000_000);
-      const m = /listening \{"https":(\d+)/.exec(webOut);
-      if (m && !port) port = Number(m[1]);
-    };
-    web.stdout!.on('data', onData); web.stderr!.on('data', onData);
-    await waitFor(() => port > 0 || web.exitCode !== null, 'web to listen');
-    if (!port) throw new Error(`web did not start:\n${webOut}`);
+    const web = await startWeb({ dataDir, runDir, env, timeoutMs: START_TIMEOUT_MS });
+    services.push(web);
 
-    const req = (o: RequestOptions) => new Promise<Reply>((resolve, reject) => {
-      const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-      const headers: Record<string, string> = { host: `localhost:${port}`, ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}) };
-      if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
-      if (o.cookie) headers.cookie = o.cookie;
-      if (o.bearer) headers.authorization = `Bearer ${o.bearer}`;
-      Object.assign(headers, o.headers ?? {});
-      const r = https.request({
-        host: '127.0.0.1', port, method: o.method ?? (payload === undefined ? 'GET' : 'POST'), path: o.path, headers,
-        localAddress: o.local ? '127.0.0.1' : o.from ?? '127.0.0.2', rejectUnauthorized: false, agent: false,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try { json = JSON.parse(text); } catch { json = undefined; }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
+    const req = async (o: RequestOptions): Promise<Reply> => {
+      const sendsBody = o.raw !== undefined || o.body !== undefined;
+      const r = await request(web, {
+        method: o.method ?? (sendsBody ? 'POST' : 'GET'), path: o.path,
+        ...(o.raw !== undefined ? { raw: o.raw } : { body: o.body === undefined ? undefined : JSON.stringify(o.body) }),
+        headers: { host: `localhost:${web.httpsPort}`, ...o.headers },
+        cookie: o.cookie, bearer: o.bearer, localAddress: o.local ? '127.0.0.1' : o.from ?? '127.0.0.2', timeoutMs: 20_000,
       });
-      r.on('error', reject);
-      r.setTimeout(20_000, () => r.destroy(new Error(`timeout ${o.method ?? ''} ${o.path}`)));
-      if (payload !== undefined) r.end(payload); else r.end();
-    });
+      let json: unknown; // undefined, not {}, when the body is not JSON
+      try { json = JSON.parse(r.text); } catch { /* not JSON */ }
+      return { ...r, json };
+    };
 
-    const stack: Stack = {
-      port, dataDir, runDir, users, groups, req,
+    return {
+      port: web.httpsPort, dataDir, runDir, users, groups, req,
       async login(user, extra = {}) {
         const r = await req({ path: '/api/auth/login', body: { username: user.name, password: user.password, ...extra } });
         const c = cookieOf(r);
@@ -168,11 +115,10 @@ export async function startStack(opts: { userSpecs?: Array<{ key: string; role: 
         const j = r.json as { key: string; id: number };
         return { key: j.key, id: j.id };
       },
-      alive: () => children.every((c) => c.exitCode === null),
-      webLog: () => webOut,
+      alive: () => services.every((s) => s.child.exitCode === null && s.child.signalCode === null),
+      webLog: () => web.lines.join('\n'),
       stop: cleanup,
     };
-    return stack;
   } catch (e) {
     await cleanup();
     throw e;
