@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { commonSchema, list, str } from '../shared/config.ts';
+import { commonSchema, int, list, str } from '../shared/config.ts';
 import { startService } from '../shared/service.ts';
 import type { AuthApi } from '../shared/ipc.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
@@ -21,6 +21,7 @@ const authSchema = {
   ...commonSchema,
   pamService: str('PRINTBOX_PAM_SERVICE', 'printbox', 'PAM service name (/etc/pam.d/<name>)'),
   pamGroups: list('PRINTBOX_PAM_GROUPS', ['printbox'], 'groups whose members may sign in; root only if "root" is listed'),
+  idleExitS: int('PRINTBOX_AUTH_IDLE_EXIT_S', 60, 'socket-activated only: exit after this many seconds without connections (0 = never)', 0, 86_400),
 };
 
 type PamModule = { authenticate(u: string, p: string, cb: (err?: string) => void, opts?: { serviceName?: string }): void };
@@ -64,13 +65,36 @@ async function main(): Promise<void> {
   const keyDir = env.STATE_DIRECTORY?.split(':')[0] || config.dataDir;
   const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount, stampKey: stampKey(keyDir, log) });
   const sockPath = path.join(config.runDir, 'auth.sock');
+  const notifier = createNotifier(env);
+  let server: { close(): Promise<void> } | undefined;
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { reason });
+    notifier.stopping();
+    await server?.close();
+    process.exit(0);
+  };
   // printbox-auth.socket (systemd/) creates the socket with its owner/group/mode and passes it as fd 3
   const [fd] = listenFds(env);
   if (fd === undefined) fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
-  const server = await listenIpc<AuthApi>({
+  // Socket-activated, the helper need not stay resident (~50 MiB RSS on a 1 GiB Pi): with no
+  // connection for idleExitS it exits 0 and systemd starts it again on the next connection to
+  // auth.sock (the socket stays open in systemd, so no connection is lost). Run by hand it keeps running.
+  let idleTimer: NodeJS.Timeout | undefined;
+  let openConnections = 0;
+  const idleExit = fd !== undefined && config.idleExitS > 0;
+  const onConnections = (open: number) => {
+    openConnections = open;
+    clearTimeout(idleTimer);
+    if (open === 0 && idleExit) idleTimer = setTimeout(() => void stop('idle'), config.idleExitS * 1000);
+  };
+  server = await listenIpc<AuthApi>({
     path: sockPath,
     ...(fd === undefined ? {} : { fd }),
     log,
+    onConnections,
     mode: 0o660,
     handlers: {
       'pam.authenticate': (p) => checker.authenticate(p.username, p.password),
@@ -84,16 +108,9 @@ async function main(): Promise<void> {
     const gid = (await groupId('printbox-ipc')) ?? (await groupId('printbox'));
     if (gid !== null) fs.chownSync(sockPath, 0, gid);
   }
-  log.info('listening', { socket: sockPath, activated: fd !== undefined, service: config.pamService, groups: config.pamGroups });
-  const notifier = createNotifier(env);
+  log.info('listening', { socket: sockPath, activated: fd !== undefined, service: config.pamService, groups: config.pamGroups, idleExitS: idleExit ? config.idleExitS : 0 });
   notifier.ready();
-
-  const stop = async (signal: string) => {
-    log.info('stopping', { signal });
-    notifier.stopping();
-    await server.close();
-    process.exit(0);
-  };
+  onConnections(openConnections); // arms the idle timer unless the activating connection is already open
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -39,6 +39,8 @@ export interface IpcServerOptions<A extends ApiMap> {
    * When set, path is informational: systemd created it with the unit's SocketUser/Group/Mode.
    */
   fd?: number;
+  /** Told the number of open connections whenever it changes (printbox-auth's idle exit). */
+  onConnections?: (open: number) => void;
 }
 
 export interface IpcServer { close(): Promise<void>; readonly path: string }
@@ -48,8 +50,9 @@ export async function listenIpc<A extends ApiMap>(opts: IpcServerOptions<A>): Pr
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    opts.onConnections?.(sockets.size);
     const closers: Array<() => void> = [];
-    socket.on('close', () => { sockets.delete(socket); closers.forEach((f) => f()); });
+    socket.on('close', () => { sockets.delete(socket); closers.forEach((f) => f()); opts.onConnections?.(sockets.size); });
     socket.on('error', () => socket.destroy());
     const send = (msg: unknown) => { if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n'); };
     const ctx: ConnectionContext = { push: send, onClose: (f) => closers.push(f) };
