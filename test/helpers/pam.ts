@@ -42,7 +42,22 @@ export interface CreateUserOptions {
   password?: string;
 }
 
+/**
+ * A uid-0 alias left behind by a killed test run is a root login with a known password: remove any
+ * before creating accounts (once per process). Only uid-0 pbt_ accounts — ordinary leftovers are harmless.
+ */
+let staleChecked = false;
+function removeStaleUid0Aliases(): void {
+  if (staleChecked) return;
+  staleChecked = true;
+  for (const line of run('getent', ['passwd']).split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name?.startsWith('pbt_') && uid === '0') { try { run('userdel', ['-f', name]); } catch { /* raced */ } }
+  }
+}
+
 export function createUser(opts: CreateUserOptions = {}): TestUser {
+  removeStaleUid0Aliases();
   const name = `pbt_${crypto.randomBytes(3).toString('hex')}`;
   const password = opts.password ?? `Pw-${crypto.randomBytes(9).toString('base64url')}`;
   const args = ['--no-create-home', '--no-user-group', '--shell', '/usr/sbin/nologin'];
