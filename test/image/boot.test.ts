@@ -200,9 +200,14 @@ test('the device is linked to the cloud owner and the secrets are gone from prin
 test('SSH login works and every PrintBox unit is active', async () => {
   assert.equal((await ssh('id -un')).trim(), admin.user);
   const units = ['printbox.target', 'printbox-init.service', 'printbox-web.service', 'printbox-auth.socket',
-    'printbox-auth.service', 'printbox-printer.service', 'printbox-firstboot.service'];
+    'printbox-printer.service', 'printbox-firstboot.service'];
   const out = await ssh(`systemctl is-active ${units.join(' ')} || true`);
   assert.deepEqual(out.trim().split('\n'), units.map(() => 'active'), `${units.join(' ')}:\n${out}`);
+  // printbox-auth.service is socket-activated and exits 0 after PRINTBOX_AUTH_IDLE_EXIT_S (60 s) without
+  // connections: running, or stopped cleanly (Result=success) while its socket listens — never failed.
+  const auth = await ssh('systemctl show -p ActiveState,Result --value printbox-auth.service');
+  const [state, result] = auth.trim().split('\n');
+  assert.ok(state === 'active' || (state === 'inactive' && result === 'success'), `printbox-auth.service: ${auth}`);
 });
 
 test('systemd-analyze security on the device: exposure ≤ 2.5 for printbox-web and printbox-printer', async () => {
@@ -226,9 +231,14 @@ test('first boot: root grown to the card, fresh identity, no modem/braille daemo
 
 test('idle RSS of the PrintBox services and the compressed image size', async () => {
   await new Promise((r) => setTimeout(r, 20_000)); // let start-up garbage be collected
+  // Idle means idle: the socket-activated printbox-auth has exited after its idle period (60 s without
+  // connections) and counts 0 until the next sign-in starts it again — that is what a device at rest holds.
+  await waitFor('printbox-auth idle exit', 3 * 60_000, async () =>
+    (await ssh('systemctl is-active printbox-auth.service || true')).trim() === 'inactive' ? true : undefined);
   const services = ['printbox-web', 'printbox-auth', 'printbox-printer'];
   // RSS counts the shared libnode pages once per process; PSS splits them, so both are shown.
   const out = await sudo(`for s in ${services.join(' ')}; do p=$(systemctl show -p MainPID --value $s); ` +
+    'if [ "$p" = 0 ]; then echo "$s 0 0"; continue; fi; ' +
     'echo "$s $(awk \'/^VmRSS/ {print $2}\' /proc/$p/status) $(awk \'/^Pss:/ {print $2}\' /proc/$p/smaps_rollup)"; done');
   let rss = 0;
   let pss = 0;
@@ -236,7 +246,8 @@ test('idle RSS of the PrintBox services and the compressed image size', async ()
     const [name, rssKiB, pssKiB] = line.split(/\s+/);
     rss += Number(rssKiB) / 1024;
     pss += Number(pssKiB) / 1024;
-    console.log(`# idle ${name}: RSS ${(Number(rssKiB) / 1024).toFixed(1)} MiB, PSS ${(Number(pssKiB) / 1024).toFixed(1)} MiB`);
+    const note = Number(rssKiB) === 0 ? ' (exited after its idle period; socket-activated on demand)' : '';
+    console.log(`# idle ${name}: RSS ${(Number(rssKiB) / 1024).toFixed(1)} MiB, PSS ${(Number(pssKiB) / 1024).toFixed(1)} MiB${note}`);
   }
   console.log(`# idle total: RSS ${rss.toFixed(1)} MiB, PSS ${pss.toFixed(1)} MiB (target ≤ 150 MiB)`);
   const xz = path.join(DIST, 'printbox-arm64.img.xz');
@@ -246,4 +257,12 @@ test('idle RSS of the PrintBox services and the compressed image size', async ()
     assert.ok(size <= 250e6, 'image .xz above 250 MB');
   }
   assert.ok(rss > 0 && rss <= 150, `idle RSS together ${rss.toFixed(1)} MiB > 150 MiB`);
+});
+
+test('after its idle exit, printbox-auth is started again by the next sign-in', async () => {
+  assert.equal((await ssh('systemctl is-active printbox-auth.service || true')).trim(), 'inactive');
+  const ok = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  assert.equal(ok.status, 200, ok.body);
+  assert.equal(JSON.parse(ok.body).method, 'pam');
+  assert.equal((await ssh('systemctl is-active printbox-auth.service printbox-auth.socket || true')).trim(), 'active\nactive');
 });
