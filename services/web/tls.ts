@@ -6,7 +6,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 import type { Logger } from '../shared/log.ts';
 
 export interface TlsMaterial {
@@ -33,6 +32,8 @@ export async function ensureCert(deps: EnsureCertDeps): Promise<TlsMaterial> {
   if (!(fs.existsSync(keyFile) && fs.existsSync(certFile))) {
     fs.mkdirSync(deps.dir, { recursive: true, mode: 0o700 });
     const now = new Date();
+    // only the first start (or a renewal) makes a certificate: selfsigned and its crypto code are not kept resident
+    const { generate } = await import('selfsigned');
     const pems = await generate([{ name: 'commonName', value: deps.hostname }, { name: 'organizationName', value: 'PrintBox' }], {
       keyType: 'ec',
       curve: 'P-256',

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Request, Response } from 'express';
-import multer from 'multer';
+import type Multer from 'multer';
 import { AppError, badRequest } from '../../shared/errors.ts';
 import { FileStore, sanitizeName } from '../../shared/files.ts';
 import type { WebDeps } from '../deps.ts';
@@ -22,7 +22,11 @@ export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
   return s;
 }
 
-function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File> {
+// Loaded at first use, not at start-up: the idle web must stay small (image test: all services ≤ 150 MiB RSS).
+let multerLib: typeof Multer | undefined;
+
+async function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File> {
+  const multer = (multerLib ??= (await import('multer')).default);
   const upload = multer({
     storage: multer.diskStorage({ destination: store.dir, filename: (_req, _file, cb) => cb(null, path.basename(store.tempPath())) }),
     limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, parts: 6 },

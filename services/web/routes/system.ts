@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
-import si from 'systeminformation';
+import type Si from 'systeminformation';
 import { AppError, badRequest, unavailable } from '../../shared/errors.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
@@ -58,12 +58,17 @@ export interface SystemReporterOptions {
   cacheMs?: number;
 }
 
+// Loaded at first use, not at start-up: the idle web must stay small (image test: all services ≤ 150 MiB RSS).
+let si: typeof Si | undefined;
+const loadSi = async () => (si ??= (await import('systeminformation')).default);
+
 export function createSystemReporter(opts: SystemReporterOptions = {}): SystemReporter {
   const run = opts.run ?? runFile;
   const cacheMs = opts.cacheMs ?? 2000;
   let cached: { at: number; value: Promise<SystemReport> } | null = null;
 
   async function sample(): Promise<SystemReport> {
+    const si = await loadSi();
     const [load, temp, mem, fs, net, throttled] = await Promise.all([
       si.currentLoad(), si.cpuTemperature(), si.mem(), si.fsSize(), si.networkInterfaces(),
       run('vcgencmd', ['get_throttled'], 2000).then(decodeThrottled, () => null),

@@ -7,7 +7,6 @@
  */
 import crypto from 'node:crypto';
 import * as OTPAuth from 'otpauth';
-import QRCode from 'qrcode';
 import type { Db } from '../../shared/db.ts';
 import { AppError, badRequest, conflict } from '../../shared/errors.ts';
 import { seal, unseal } from './device-key.ts';
@@ -119,6 +118,8 @@ export function createTotpService(deps: { db: Db; deviceKey: Buffer; issuer?: st
         ON CONFLICT(username) DO UPDATE SET secret_enc = excluded.secret_enc, confirmed_at = NULL, last_step = 0, created_at = excluded.created_at`,
       [u, enc, now().toISOString()]);
       const uri = totpFor(u, enc).toString();
+      // only TOTP enrolment draws a QR code: loaded then, not at start-up (idle RSS)
+      const { default: QRCode } = await import('qrcode');
       const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { secret, uri, qr_svg: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
     },
