@@ -205,8 +205,9 @@ test('SSH login works and every PrintBox unit is active', async () => {
   assert.deepEqual(out.trim().split('\n'), units.map(() => 'active'), `${units.join(' ')}:\n${out}`);
   // printbox-auth.service is socket-activated and exits 0 after PRINTBOX_AUTH_IDLE_EXIT_S (60 s) without
   // connections: running, or stopped cleanly (Result=success) while its socket listens — never failed.
-  const auth = await ssh('systemctl show -p ActiveState,Result --value printbox-auth.service');
-  const [state, result] = auth.trim().split('\n');
+  const auth = await ssh('systemctl show -p ActiveState -p Result printbox-auth.service');
+  const state = /^ActiveState=(\S+)$/m.exec(auth)?.[1];
+  const result = /^Result=(\S+)$/m.exec(auth)?.[1];
   assert.ok(state === 'active' || (state === 'inactive' && result === 'success'), `printbox-auth.service: ${auth}`);
 });
 
