@@ -6,6 +6,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/log.ts';
 
 export interface TlsMaterial {
@@ -31,22 +33,7 @@ export async function ensureCert(deps: EnsureCertDeps): Promise<TlsMaterial> {
   const certFile = path.join(deps.dir, 'cert.pem');
   if (!(fs.existsSync(keyFile) && fs.existsSync(certFile))) {
     fs.mkdirSync(deps.dir, { recursive: true, mode: 0o700 });
-    const now = new Date();
-    // only the first start (or a renewal) makes a certificate: selfsigned and its crypto code are not kept resident
-    const { generate } = await import('selfsigned');
-    const pems = await generate([{ name: 'commonName', value: deps.hostname }, { name: 'organizationName', value: 'PrintBox' }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate: new Date(now.getTime() - 24 * 3600_000), // tolerate a Pi whose clock is a bit behind before NTP
-      notAfterDate: new Date(now.getTime() + 10 * 365 * 24 * 3600_000),
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [...deps.dns.map((value) => ({ type: 2 as const, value })), ...deps.ips.map((ip) => ({ type: 7 as const, ip }))] },
-      ],
-    });
+    const pems = await generateInChild({ hostname: deps.hostname, dns: deps.dns, ips: deps.ips });
     // key first with 0600, then the cert: a crash in between leaves no cert, so the next start regenerates both
     fs.writeFileSync(keyFile, pems.private, { mode: 0o600 });
     fs.writeFileSync(certFile, pems.cert, { mode: 0o644 });
@@ -58,4 +45,20 @@ export async function ensureCert(deps: EnsureCertDeps): Promise<TlsMaterial> {
   const sans = (x509.subjectAltName ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   deps.log.info('TLS certificate', { sha256: x509.fingerprint256, valid_to: x509.validTo });
   return { key, cert, fingerprint256: x509.fingerprint256, certFile, validTo: x509.validTo, sans };
+}
+
+/**
+ * Runs tls-generate in a child process with this process's own loader flags (tsx in development,
+ * plain node for the compiled build), so the certificate code never stays resident in the web.
+ */
+function generateInChild(req: { hostname: string; dns: string[]; ips: string[] }): Promise<{ private: string; cert: string }> {
+  const self = fileURLToPath(import.meta.url);
+  const script = path.join(path.dirname(self), `tls-generate${path.extname(self)}`);
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [...process.execArgv, script], { timeout: 120_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) { reject(new Error(`TLS certificate generation failed: ${stderr.trim() || err.message}`)); return; }
+      try { resolve(JSON.parse(stdout) as { private: string; cert: string }); } catch (e) { reject(e as Error); }
+    });
+    child.stdin?.end(JSON.stringify(req));
+  });
 }
