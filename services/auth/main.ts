@@ -13,6 +13,7 @@ import { startService } from '../shared/service.ts';
 import type { AuthApi } from '../shared/ipc.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
 import type { Logger } from '../shared/log.ts';
+import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier, listenFds } from '../shared/systemd.ts';
 import { lookupAccount } from './accounts.ts';
 import { createPamChecker, type PamAuthenticate } from './checker.ts';
@@ -66,16 +67,7 @@ async function main(): Promise<void> {
   const checker = createPamChecker({ service: config.pamService, allowedGroups: config.pamGroups, log, pam, lookup: lookupAccount, stampKey: stampKey(keyDir, log) });
   const sockPath = path.join(config.runDir, 'auth.sock');
   const notifier = createNotifier(env);
-  let server: { close(): Promise<void> } | undefined;
-  let stopping = false;
-  const stop = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { reason });
-    notifier.stopping();
-    await server?.close();
-    process.exit(0);
-  };
+  const shutdown = createShutdown({ log, notifier });
   // printbox-auth.socket (systemd/) creates the socket with its owner/group/mode and passes it as fd 3
   const [fd] = listenFds(env);
   if (fd === undefined) fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
@@ -88,9 +80,9 @@ async function main(): Promise<void> {
   const onConnections = (open: number) => {
     openConnections = open;
     clearTimeout(idleTimer);
-    if (open === 0 && idleExit) idleTimer = setTimeout(() => void stop('idle'), config.idleExitS * 1000);
+    if (open === 0 && idleExit) idleTimer = setTimeout(() => void shutdown.run('idle'), config.idleExitS * 1000);
   };
-  server = await listenIpc<AuthApi>({
+  const server = await listenIpc<AuthApi>({
     path: sockPath,
     ...(fd === undefined ? {} : { fd }),
     log,
@@ -102,6 +94,7 @@ async function main(): Promise<void> {
       'ping': async () => ({ ok: true }),
     },
   });
+  shutdown.add('auth.sock', () => server.close());
   if (fd === undefined && process.getuid?.() === 0) {
     // printbox-ipc holds only the web's service user; group printbox also holds the people who may sign in,
     // and they must not reach PAM around the web's throttling
@@ -111,8 +104,7 @@ async function main(): Promise<void> {
   log.info('listening', { socket: sockPath, activated: fd !== undefined, service: config.pamService, groups: config.pamGroups, idleExitS: idleExit ? config.idleExitS : 0 });
   notifier.ready();
   onConnections(openConnections); // arms the idle timer unless the activating connection is already open
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  shutdown.handleSignals();
 }
 
 main().catch((err: unknown) => {

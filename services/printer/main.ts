@@ -9,6 +9,7 @@ import { startService } from '../shared/service.ts';
 import { FileStore } from '../shared/files.ts';
 import { listenIpc } from '../shared/ipc-transport.ts';
 import type { PrinterApi } from '../shared/ipc.ts';
+import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { printerSchema } from './config.ts';
 import { printerHandlers } from './ipc-server.ts';
@@ -52,25 +53,16 @@ async function main(): Promise<void> {
     handlers: printerHandlers({ manager, store, files, version: pkg.version }),
   });
   notifier.ready('printers: ' + manager.list().length);
-  const stopWatchdog = notifier.startWatchdog();
+  const shutdown = createShutdown({ log, notifier });
+  shutdown.startWatchdog();
   log.info('printer service ready', { socket: server.path, virtual: virtuals.length, extra });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    notifier.stopping();
-    stopWatchdog();
-    // A running print is checkpointed as interrupted, not lost: the next start reports it as paused.
-    await server.close();
-    await manager.stop();
-    await Promise.all(virtuals.map((v) => v.close()));
-    await store.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  shutdown.add('printer.sock', () => server.close());
+  // A running print is checkpointed as interrupted, not lost: the next start reports it as paused.
+  shutdown.add('printers', () => manager.stop());
+  shutdown.add('virtual printers', () => Promise.all(virtuals.map((v) => v.close())));
+  shutdown.add('job store', () => store.close());
+  shutdown.handleSignals();
 }
 
 main().catch((e) => {

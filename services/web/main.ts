@@ -17,6 +17,7 @@ import { startService } from '../shared/service.ts';
 import { openDb } from '../shared/db.ts';
 import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
 import { IpcClient } from '../shared/ipc-transport.ts';
+import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
@@ -106,22 +107,13 @@ async function main(): Promise<void> {
   notifier.ready(`HTTPS on ${httpsPort}`);
   // Autologin from the stored device token; never blocks startup on the network.
   cloud.resume().catch((e: unknown) => log.warn('cloud resume failed', { error: String(e) }));
-  const stopWatchdog = notifier.startWatchdog();
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal });
-    notifier.stopping();
-    stopWatchdog();
-    for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); }
-    await db.close().catch(() => undefined);
-    await new Promise<void>((resolve) => sessDb.close(() => resolve()));
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  const shutdown = createShutdown({ log, notifier });
+  shutdown.startWatchdog();
+  // not awaited: close() waits for keep-alive and event-stream connections that closeAllConnections ends
+  shutdown.add('http servers', () => { for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); } });
+  shutdown.add('database', () => db.close());
+  shutdown.add('session database', () => new Promise<void>((resolve, reject) => sessDb.close((err) => (err ? reject(err) : resolve()))));
+  shutdown.handleSignals();
 }
 
 function listen(server: http.Server | https.Server, port: number, host: string | undefined): Promise<void> {
