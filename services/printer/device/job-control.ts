@@ -1,0 +1,229 @@
+/**
+ * The job one printer is printing: start, pause (park), resume (un-park or recover after a board
+ * reset), cancel, progress from acknowledged lines, the resume point, and checkpoints to the job store.
+ * It sends through the Printer's current PrinterLink and never opens or closes ports itself; Printer
+ * tells it what happened to the connection (board reset, port closed) and it decides what that means
+ * for the job.
+ */
+import { conflict, notFound } from '../../shared/errors.ts';
+import type { FileStore } from '../../shared/files.ts';
+import type { JobInfo, PrinterEvent, PrinterState } from '../../shared/ipc.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { JobLine } from '../protocol/sender.ts';
+import { JobReader, countCommands } from '../jobs/job-reader.ts';
+import type { JobRecord, JobStore } from '../jobs/job-store.ts';
+import type { PrinterLink } from './link.ts';
+import { MachineState, parkCommands, recoverCommands, recoverParkedCommands, unparkCommands, type ParkSettings } from './machine-state.ts';
+
+export interface JobControlDeps {
+  id: string;
+  files: FileStore;
+  store: JobStore;
+  log: Logger;
+  emit: (ev: PrinterEvent) => void;
+  park: ParkSettings;
+  /** The printer's open connection, if any. */
+  link: () => PrinterLink | undefined;
+  state: () => PrinterState;
+  setState: (s: PrinterState) => void;
+}
+
+const JOB_EVENT_MS = 250;
+const CHECKPOINT_MS = 1000;
+
+export class JobControl {
+  job: JobRecord | undefined;
+  private reader: JobReader | undefined;
+  private machine = new MachineState();
+  private feeding = false;
+  private lastJobEvent = 0;
+  private lastCheckpoint = 0;
+  private runStart = { at: 0, progress: 0 };
+  private saving: Promise<void> | undefined;
+
+  constructor(private readonly deps: JobControlDeps) {}
+
+  info(): JobInfo | undefined {
+    if (!this.job) return undefined;
+    const { resume: _resume, ...info } = this.job;
+    return { ...info, eta_s: this.eta() };
+  }
+
+  get active(): boolean { return this.job?.state === 'printing' || this.job?.state === 'paused'; }
+
+  /** Adopts a resumable job found in the store (service restart, or unplugged while printing). */
+  adopt(job: JobRecord): void { this.job = job; if (job.resume) this.machine = MachineState.from(job.resume); }
+
+  /** Resolves once the checkpoint written when the port closed mid-print is on disk. */
+  async saved(): Promise<void> { await this.saving; }
+
+  async start(file: string): Promise<JobInfo> {
+    const state = this.deps.state();
+    if (state !== 'idle') throw conflict('busy', `Printer is ${state}`);
+    const path = this.deps.files.path(file);
+    const { size } = await this.deps.files.stat(file);
+    const lines = await countCommands(path);
+    this.job = await this.deps.store.create({ printerId: this.deps.id, file, linesTotal: lines, bytesTotal: size });
+    this.machine = new MachineState();
+    await this.feed(0);
+    return this.info()!;
+  }
+
+  async pause(reason = 'user'): Promise<JobInfo> {
+    const job = this.requireJob();
+    if (job.state !== 'printing') throw conflict('not_printing', 'No print is running');
+    this.stopFeeding();
+    job.state = 'paused'; job.reason = reason;
+    this.deps.setState('paused');
+    await this.deps.link()?.drained(30_000);
+    job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
+    await this.deps.link()?.run(parkCommands(this.deps.park, job.resume), 30_000).catch(() => undefined);
+    await this.checkpoint(true);
+    return this.info()!;
+  }
+
+  async resume(): Promise<JobInfo> {
+    const job = this.requireJob();
+    if (job.state !== 'paused') throw conflict('not_paused', 'The job is not paused');
+    const state = this.deps.state();
+    if (!this.deps.link() || (state !== 'paused' && state !== 'idle')) throw conflict('not_connected', 'Printer is not connected');
+    const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
+    const park = this.deps.park;
+    const cmds = job.reason === 'user' ? unparkCommands(park, point)
+      : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point) : recoverCommands(point);
+    job.state = 'printing'; delete job.reason;
+    this.deps.setState('printing');
+    await this.deps.link()?.run(cmds, 600_000);
+    await this.feed(point.index);
+    return this.info()!;
+  }
+
+  async cancel(): Promise<JobInfo> {
+    const job = this.requireJob();
+    if (job.state !== 'printing' && job.state !== 'paused') throw conflict('not_active', 'No active job');
+    this.stopFeeding();
+    this.finish('cancelled');
+    const link = this.deps.link();
+    if (link) {
+      link.command('M104 S0'); link.command('M140 S0'); link.command('M107');
+      this.deps.setState('idle');
+    }
+    return this.info()!;
+  }
+
+  /** The firmware halted (M112, thermal runaway): an active job has failed. */
+  fail(reason: string): void {
+    this.stopFeeding();
+    if (this.active) this.finish('failed', reason);
+  }
+
+  stopFeeding(): void { this.feeding = false; this.deps.link()?.setSource(null); }
+
+  /**
+   * The one place that decides "the board was reset while parked" (port reopened after unplug, service
+   * restart or reconnect; firmware `start`): the firmware forgot position, homing and temperatures, so a
+   * user pause must resume with recoverParkedCommands, not a plain un-park. Persisted at once. A wrong guess
+   * (native USB, no reset) is harmless: heat, home X/Y and G92 at the parked height the head really is at.
+   */
+  async boardMayHaveReset(): Promise<void> {
+    const job = this.job;
+    if (job?.state !== 'paused' || job.reason !== 'user') return;
+    job.reason = 'reset-while-parked';
+    this.deps.log.info('board reset while parked: resume will re-heat and re-home X/Y', { id: this.deps.id, job: job.id });
+    await this.checkpoint(true);
+  }
+
+  /**
+   * `start` after the handshake: the board rebooted (watchdog, brown-out, DTR glitch). Its buffers and
+   * line numbers are gone, so everything in flight is lost: pause the job like an unplug.
+   */
+  onBoardReset(): void {
+    this.stopFeeding();
+    const job = this.job;
+    if (job?.state === 'printing') {
+      job.state = 'paused'; job.reason = 'firmware-reset';
+      job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
+      void this.reader?.close(); this.reader = undefined;
+      void this.checkpoint(true);
+    } else void this.boardMayHaveReset();
+  }
+
+  /** The port closed (unplug, service stop, reconnect): a running job pauses at its last acknowledged line. */
+  onPortClosed(shutdown: boolean): void {
+    this.feeding = false;
+    const job = this.job;
+    if (job?.state !== 'printing') return;
+    job.state = 'paused'; job.reason = shutdown ? 'service-restart' : 'disconnect';
+    job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
+    void this.reader?.close(); this.reader = undefined;
+    this.saving = this.checkpoint(true);
+  }
+
+  onAcked(line: JobLine): void {
+    const job = this.job;
+    if (!job || line.index < job.lines_sent) return; // a resent duplicate
+    job.lines_sent = line.index + 1;
+    job.bytes_sent = line.byteEnd;
+    job.progress = job.bytes_total ? job.bytes_sent / job.bytes_total : 0;
+    this.machine.apply(line.cmd);
+    this.emitJob(false);
+    void this.checkpoint(false);
+  }
+
+  onDrained(): void {
+    if (!this.feeding || this.job?.state !== 'printing') return;
+    this.feeding = false;
+    if (this.reader?.error) this.finish('failed', 'file-read-error'); else this.finish('done');
+    this.deps.setState('idle');
+    this.emitJob(true);
+  }
+
+  private requireJob(): JobRecord { if (!this.job) throw notFound('Job'); return this.job; }
+
+  private async feed(index: number): Promise<void> {
+    const job = this.requireJob();
+    await this.reader?.close();
+    this.reader = await JobReader.open(this.deps.files.path(job.file), index);
+    job.state = 'printing';
+    this.runStart = { at: Date.now(), progress: job.progress };
+    this.feeding = true;
+    this.deps.setState('printing');
+    this.deps.link()?.setSource(this.reader);
+    this.emitJob(true);
+  }
+
+  private finish(state: 'done' | 'cancelled' | 'failed', reason?: string): void {
+    const job = this.job!;
+    job.state = state;
+    if (reason) job.reason = reason; else delete job.reason;
+    job.ended_at = new Date().toISOString();
+    if (state === 'done') job.progress = 1;
+    void this.reader?.close(); this.reader = undefined;
+    void this.checkpoint(true);
+  }
+
+  private emitJob(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastJobEvent < JOB_EVENT_MS) return;
+    this.lastJobEvent = now;
+    const info = this.info();
+    if (info) this.deps.emit({ event: 'job', data: info });
+  }
+
+  private async checkpoint(force: boolean): Promise<void> {
+    const now = Date.now();
+    if (!this.job || (!force && now - this.lastCheckpoint < CHECKPOINT_MS)) return;
+    this.lastCheckpoint = now;
+    if (this.job.state === 'printing') this.job.resume = this.machine.point(this.job.lines_sent, this.job.bytes_sent);
+    try { await this.deps.store.save(this.job); } catch (e) { this.deps.log.error('job checkpoint failed', { error: String(e) }); }
+    if (force) this.emitJob(true);
+  }
+
+  private eta(): number | null {
+    const job = this.job;
+    if (!job || job.state !== 'printing') return null;
+    const done = job.progress - this.runStart.progress;
+    if (done <= 0.001) return null;
+    return Math.round(((Date.now() - this.runStart.at) / 1000 / done) * (1 - job.progress));
+  }
+}
