@@ -3,6 +3,8 @@
  * pronsole to the virtual Marlin on a real pty at 115200 and 250000 baud, 15 ms firmware latency,
  * ADVANCED_OK on and off. Prints lines/s, the PrintBox/pronsole ratio, and the fraction of wire rate
  * (numbered-line bytes × 10 bits / baud). Targets (issue 3): ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
+ * It also prints the bound no overflow-safe sender can beat (see safeBound) and PrintBox's share of it, because
+ * with Marlin's default BUFSIZE 4 at 250000 baud that bound is below 90% of the wire.
  * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1.
  */
 import { spawn } from 'node:child_process';
@@ -15,18 +17,31 @@ import { IpcClient } from '../services/shared/ipc-transport.ts';
 import { tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
-const LATENCY = 15;
 // Slicer-like extrusion moves (~40 bytes numbered, the size DESIGN.md's wire figures assume).
 const file = Array.from({ length: LINES }, (_, i) =>
   `G1 X${(110 + 60 * Math.sin(i / 40)).toFixed(3)} Y${(110 + 60 * Math.cos(i / 40)).toFixed(3)} E${(i * 0.03125).toFixed(5)}`);
 const avgWireBytes = file.reduce((a, c, i) => a + numbered(i + 1, c).length, 0) / LINES;
 
-interface Row { baud: number; adv: boolean; bufsize: number; printbox: number; pronsole: number | null }
+interface Config { baud: number; adv: boolean; bufsize: number; latency: number }
+
+/**
+ * Lines/s that no sender which never overflows the firmware can exceed. The firmware holds `slots` parsed
+ * commands plus 127 RX bytes; the sender only learns that room was freed when an `ok` arrives, one line time
+ * + latency + the ok's own wire time after it sent. Without ADVANCED_OK the buffer size is unknown, so a safe
+ * sender may count on one slot only. Overflowing instead is not an option: a run of dropped bytes whose XOR is
+ * zero passes Marlin's 8-bit checksum, and the printer executes a corrupted move.
+ */
+function safeBound(c: Config, lineBytes: number): number {
+  const slots = c.adv ? c.bufsize : 1;
+  const okBytes = c.adv ? 'ok N1500 P15 B3\n'.length : 'ok\n'.length;
+  const roundTripS = c.latency / 1000 + ((lineBytes + okBytes) * 10) / c.baud;
+  return Math.min(c.baud / 10 / lineBytes, (slots + 127 / lineBytes) / roundTripS);
+}
 
 /** PrintBox as deployed: the printer service in its own process, driven over printer.sock. */
-async function printbox(baud: number, adv: boolean, bufsize: number): Promise<number> {
+async function printbox({ baud, adv, bufsize, latency }: Config): Promise<number> {
   const dir = tempDir('bench');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: LATENCY, advancedOk: adv, bufsize });
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: latency, advancedOk: adv, bufsize });
   const svc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../services/printer/main.ts')], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PRINTBOX_DATA_DIR: path.join(dir, 'data'), PRINTBOX_RUN_DIR: path.join(dir, 'run'),
       PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: String(baud), PRINTBOX_LOG_LEVEL: 'warn' },
@@ -57,10 +72,10 @@ async function printbox(baud: number, adv: boolean, bufsize: number): Promise<nu
   }
 }
 
-async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<number> {
+async function pronsole({ baud, adv, bufsize, latency }: Config): Promise<number> {
   // Only the simulator: pronsole opens the port itself.
   const dir = tempDir('bench');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: LATENCY, advancedOk: adv, bufsize });
+  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: latency, advancedOk: adv, bufsize });
   const rig = { dir, vp };
   const gfile = path.join(rig.dir, 'bench.gcode');
   fs.writeFileSync(gfile, file.join('\n') + '\n');
@@ -77,15 +92,22 @@ async function pronsole(baud: number, adv: boolean, bufsize: number): Promise<nu
   } finally { await vp.close(); fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
-const rows: Row[] = [];
-const configs: Array<[number, boolean, number]> = [[115200, true, 4], [115200, false, 4], [250000, true, 4], [250000, false, 4], [250000, true, 16]];
-for (const [baud, adv, bufsize] of configs) {
-  const pb = await printbox(baud, adv, bufsize);
-  const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await pronsole(baud, adv, bufsize);
-  rows.push({ baud, adv, bufsize, printbox: pb, pronsole: pr });
-  const wire = baud / 10 / avgWireBytes;
-  process.stdout.write(`${baud} baud, ADVANCED_OK ${adv ? 'on ' : 'off'}, BUFSIZE ${String(bufsize).padStart(2)}: PrintBox ${pb.toFixed(0).padStart(4)} lines/s (${((pb / wire) * 100).toFixed(0)}% of wire ${wire.toFixed(0)})` +
-    (pr === null ? '\n' : `, pronsole ${pr.toFixed(0).padStart(3)} lines/s (${((pr / wire) * 100).toFixed(0)}%), ratio ${(pb / pr).toFixed(1)}×\n`));
+// The issue's matrix (15 ms firmware latency), plus two rows that show what moves the bound: a larger BUFSIZE,
+// and the 1 ms reply latency of an FTDI adapter in low-latency mode (which PrintBox sets when it opens a port).
+const configs: Config[] = [
+  { baud: 115200, adv: true, bufsize: 4, latency: 15 }, { baud: 115200, adv: false, bufsize: 4, latency: 15 },
+  { baud: 250000, adv: true, bufsize: 4, latency: 15 }, { baud: 250000, adv: false, bufsize: 4, latency: 15 },
+  { baud: 250000, adv: true, bufsize: 16, latency: 15 }, { baud: 250000, adv: true, bufsize: 4, latency: 1 },
+];
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+for (const c of configs) {
+  const pb = await printbox(c);
+  const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await pronsole(c);
+  const wire = c.baud / 10 / avgWireBytes;
+  const bound = safeBound(c, avgWireBytes);
+  process.stdout.write(`${c.baud} baud, ADVANCED_OK ${c.adv ? 'on ' : 'off'}, BUFSIZE ${String(c.bufsize).padStart(2)}, latency ${String(c.latency).padStart(2)} ms: ` +
+    `PrintBox ${pb.toFixed(0).padStart(4)} lines/s = ${pct(pb / wire)} of wire ${wire.toFixed(0)}, ${pct(pb / bound)} of the safe bound ${bound.toFixed(0)}` +
+    (pr === null ? '\n' : `; pronsole ${pr.toFixed(0).padStart(3)} lines/s (${pct(pr / wire)} of wire), ratio ${(pb / pr).toFixed(1)}×\n`));
 }
-process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, firmware latency ${LATENCY} ms, RX buffer 128 B\n`);
+process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, RX buffer 128 B\n`);
 process.exit(0);

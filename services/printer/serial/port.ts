@@ -20,6 +20,11 @@ export const openSerialPort: OpenPort = (path, baudRate) => new Promise((resolve
   const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: true });
   port.open((err) => {
     if (err) return reject(err);
+    // ASYNC_LOW_LATENCY: ftdi_sio then drops its latency timer from 16 ms to 1 ms, so every `ok` reaches us
+    // ~15 ms sooner and the send-ahead window stops being the limit (see README "Benchmarks"). DTR/RTS stay
+    // asserted (set() rewrites them with their open-time values), so this does not reset the board. Drivers
+    // without the ioctl (CH340, CDC-ACM, ptys) ignore it; bindings-cpp does not report that failure.
+    port.set({ lowLatency: true }, () => undefined);
     const lines = port.pipe(new LineSplitter());
     let closed = false;
     const closers: Array<(i: { disconnected: boolean; error?: string }) => void> = [];

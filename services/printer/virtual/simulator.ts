@@ -31,6 +31,8 @@ export const defaultSimOptions: SimOptions = {
   emergencyParser: true, errorRate: 0, lostOkRate: 0, heatRatePerS: 50, name: 'PrintBox Virtual', seed: 1, record: false,
 };
 
+const SLACK_MS = 0.5;
+
 interface Heater { actual: number; target: number }
 
 export class MarlinSimulator {
@@ -86,7 +88,11 @@ export class MarlinSimulator {
   private byteMs(): number { return this.opts.baud ? 10_000 / this.opts.baud : 0; }
 
   private timerAt = Infinity;
-  /** One timer, always at the earliest pending event. */
+  /**
+   * One timer, always at the earliest pending event. libuv timers tick in whole milliseconds and fire late,
+   * never early, which added ~1.7 ms to every 15 ms round trip (measured); events due within SLACK_MS of now
+   * are therefore handled now, so the simulated latency is centred on the configured one instead of above it.
+   */
   private schedule(ms: number): void {
     const at = performance.now() + ms;
     if (this.timer && this.timerAt <= at) return;
@@ -97,10 +103,11 @@ export class MarlinSimulator {
 
   private pump(): void {
     const now = performance.now();
+    const due = now + SLACK_MS;
     const bt = this.byteMs();
     // 1. Wire → RX ring buffer (emergency parser sees bytes as they arrive, like Marlin's ISR).
     let delivered = 0;
-    while (delivered < this.wireIn.length && (bt === 0 || this.wireClock + bt <= now)) {
+    while (delivered < this.wireIn.length && (bt === 0 || this.wireClock + bt <= due)) {
       const b = this.wireIn[delivered++]!;
       this.wireClock += bt;
       if (this.rx.length >= this.opts.rxSize - 1) { this.stats.overflowBytes++; continue; }
@@ -118,7 +125,7 @@ export class MarlinSimulator {
     // 3. Execute.
     if (!this.busy && this.queue.length && !this.halted) this.execute();
     // 4. Replies whose latency has elapsed go onto the wire.
-    while (this.out.length && this.out[0]!.at <= now) {
+    while (this.out.length && this.out[0]!.at <= due) {
       const { line } = this.out.shift()!;
       this.outClock = Math.max(this.outClock, now) + (line.length + 1) * bt;
       this.send(line + '\n');
@@ -127,7 +134,7 @@ export class MarlinSimulator {
       this.wireIn.length ? this.wireClock + bt - now : Infinity,
       this.out.length ? this.out[0]!.at - now : Infinity,
     );
-    if (next !== Infinity) this.schedule(Math.max(0, next));
+    if (next !== Infinity) this.schedule(Math.max(0, next - SLACK_MS));
   }
 
   private fillQueue(): void {
