@@ -7,30 +7,26 @@
  * A board that does not reset on open (native USB) honestly stays in `error`.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
-import { gcodeLines, VirtualPrinter } from '../helpers/virtual-printer.ts';
-import { request, spawnService, startWeb, tempDir, type Json, type WebServer } from '../helpers/web.ts';
+import { startPrinterStack } from '../helpers/printer-stack.ts';
+import { gcodeLines } from '../helpers/virtual-printer.ts';
+import type { Json } from '../helpers/web.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('reconnect: emergency stop → error → reset → idle and commands work; 409 while printing; paused job survives', { timeout: 90_000 }, async () => {
-  const dir = tempDir('preconnect');
-  const dataDir = path.join(dir, 'data'); const runDir = path.join(dir, 'run');
-  fs.mkdirSync(path.join(dataDir, 'files'), { recursive: true }); fs.mkdirSync(runDir, { recursive: true });
-  fs.writeFileSync(path.join(dataDir, 'files', 'long.gcode'), ['G28', 'M104 S0', ...gcodeLines(20_000)].join('\n'));
-  // baud 19200 keeps the 20,000-line job running for the whole test.
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 19_200, latencyMs: 2, record: true });
-  const usb = await VirtualPrinter.create({ link: path.join(dir, 'vp-2'), baud: 250_000, latencyMs: 2, seed: 2, resetOnOpen: false });
-  const printer = spawnService('services/printer/main.ts', {
-    PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: '250000',
+  // baud 19200 keeps the 20,000-line job running for the whole test; vp-2 is a native-USB board (no reset on open).
+  const stack = await startPrinterStack({
+    tag: 'preconnect', baudrates: [250_000], web: true,
+    files: { 'long.gcode': ['G28', 'M104 S0', ...gcodeLines(20_000)].join('\n') },
+    printers: {
+      'vp-1': { baud: 19_200, latencyMs: 2, record: true },
+      'vp-2': { baud: 250_000, latencyMs: 2, seed: 2, resetOnOpen: false },
+    },
   });
-  let web: WebServer | undefined;
+  const { call } = stack;
+  const vp = stack.vps['vp-1']!;
   try {
-    await printer.waitFor(/printer service ready/);
-    web = await startWeb({ dataDir, runDir });
-    const call = (method: string, p: string, body?: unknown) => request(web!, { method, path: p, body, localAddress: '127.0.0.1' });
     const stateOf = async (id: string) => (await call('GET', `/api/printers/${id}`)).json.state;
     const until = async (id: string, state: string, what: string) => {
       for (let i = 0; i < 150; i++) { if (await stateOf(id) === state) return; await sleep(100); }
@@ -98,10 +94,6 @@ test('reconnect: emergency stop → error → reset → idle and commands work; 
     assert.equal(stuck.json.state, 'error');
     assert.match(String(stuck.json.error), /No printer answered/);
   } finally {
-    await web?.stop();
-    await printer.stop();
-    await vp.close();
-    await usb.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 });

@@ -4,43 +4,18 @@
  * is reported honestly (paused, reason service-restart, progress from the SQLite checkpoint) and resumes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FileStore } from '../../services/shared/files.ts';
-import type { PrinterApi } from '../../services/shared/ipc.ts';
-import { IpcClient } from '../../services/shared/ipc-transport.ts';
-import { gcodeLines, tempDir, VirtualPrinter } from '../helpers/virtual-printer.ts';
+import { startPrinterStack } from '../helpers/printer-stack.ts';
+import { gcodeLines } from '../helpers/virtual-printer.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-function startService(dir: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'services/printer/main.ts')], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH, HOME: process.env.HOME,
-      PRINTBOX_DATA_DIR: path.join(dir, 'data'), PRINTBOX_RUN_DIR: path.join(dir, 'run'),
-      PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: '115200', PRINTBOX_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', process.env.PRINTBOX_TEST_DEBUG ? 'inherit' : 'ignore'],
-  });
-}
-
-async function until<T>(fn: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch { /* service not up yet */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const vp1 = { 'vp-1': { baud: 115_200, latencyMs: 2, record: true } };
 
 test('kill -9 mid-print: the restarted service reports the interrupted job and can resume it', { timeout: 90_000 }, async () => {
-  const dir = tempDir('svc');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 115_200, latencyMs: 2, record: true });
-  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer', timeoutMs: 5000 });
-  let svc = startService(dir);
+  const stack = await startPrinterStack({ tag: 'svc', printers: vp1 });
+  const { client, until, dir } = stack;
+  const vp = stack.vps['vp-1']!;
   try {
     const printer = await until(async () => (await client.call('printers.list', {})).find((p) => p.state === 'idle'), 20_000, 'printer idle');
     assert.equal(printer.id, 'vp-1');
@@ -54,11 +29,10 @@ test('kill -9 mid-print: the restarted service reports the interrupted job and c
     await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 1000, 20_000, 'progress');
     await new Promise((r) => setTimeout(r, 1200)); // past a checkpoint
 
-    svc.kill('SIGKILL');
-    await new Promise((r) => svc.once('exit', r));
+    await stack.stopPrinter('SIGKILL');
     await assert.rejects(client.call('ping', {}), { status: 503 });
 
-    svc = startService(dir);
+    await stack.startPrinter();
     const job = await until(async () => client.call('jobs.get', { printerId: 'vp-1' }), 20_000, 'job after restart');
     assert.equal(job.state, 'paused');
     assert.equal(job.reason, 'service-restart');
@@ -75,18 +49,14 @@ test('kill -9 mid-print: the restarted service reports the interrupted job and c
     const history = await client.call('jobs.history', {});
     assert.equal(history[0]?.state, 'done');
   } finally {
-    svc.kill('SIGTERM');
-    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
-    await vp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 });
 
 test('a user pause survives kill -9: after the restart resume recovers the parked head (re-heat, G28 X Y, G92 Z)', { timeout: 90_000 }, async () => {
-  const dir = tempDir('svcpark');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 115_200, latencyMs: 2, record: true });
-  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer', timeoutMs: 5000 });
-  let svc = startService(dir);
+  const stack = await startPrinterStack({ tag: 'svcpark', printers: vp1 });
+  const { client, until, dir } = stack;
+  const vp = stack.vps['vp-1']!;
   try {
     await until(async () => (await client.call('printers.list', {})).find((p) => p.state === 'idle'), 20_000, 'printer idle');
     const files = new FileStore(path.join(dir, 'data', 'files'));
@@ -97,10 +67,9 @@ test('a user pause survives kill -9: after the restart resume recovers the parke
     const paused = await client.call('jobs.pause', { printerId: 'vp-1' });
     assert.equal(paused.reason, 'user');
 
-    svc.kill('SIGKILL');
-    await new Promise((r) => svc.once('exit', r));
+    await stack.stopPrinter('SIGKILL');
     const cut = vp.sim.executed.length;
-    svc = startService(dir);
+    await stack.startPrinter();
     await until(async () => (await client.call('printers.get', { id: 'vp-1' })).state === 'paused', 20_000, 'reconnected, job paused');
     const job = await client.call('jobs.get', { printerId: 'vp-1' });
     assert.equal(job.reason, 'reset-while-parked', 'opening the port reset the board: the park cannot simply be undone');
@@ -117,9 +86,6 @@ test('a user pause survives kill -9: after the restart resume recovers the parke
     const moves = vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
     assert.deepEqual(moves.slice(-100), lines.slice(-100), 'finished the file');
   } finally {
-    svc.kill('SIGTERM');
-    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
-    await vp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 });

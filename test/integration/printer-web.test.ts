@@ -9,8 +9,9 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { test } from 'node:test';
-import { gcodeLines, VirtualPrinter } from '../helpers/virtual-printer.ts';
-import { request, spawnService, startWeb, tempDir, type WebServer } from '../helpers/web.ts';
+import { startPrinterStack } from '../helpers/printer-stack.ts';
+import { gcodeLines } from '../helpers/virtual-printer.ts';
+import type { WebServer } from '../helpers/web.ts';
 
 function multipart(field: string, filename: string, content: Buffer | string): { body: Buffer; headers: Record<string, string> } {
   const boundary = '----printbox' + Math.random().toString(16).slice(2);
@@ -37,25 +38,12 @@ function sse(web: WebServer, until: RegExp, timeoutMs = 15_000): Promise<string>
 }
 
 test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503 when down', { timeout: 120_000 }, async () => {
-  const dir = tempDir('pweb');
-  const dataDir = path.join(dir, 'data'); const runDir = path.join(dir, 'run');
-  fs.mkdirSync(dataDir, { recursive: true }); fs.mkdirSync(runDir, { recursive: true });
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud: 250_000, latencyMs: 2, record: true });
-  const printer = spawnService('services/printer/main.ts', {
-    PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: '250000',
-  });
-  let web: WebServer | undefined;
+  const stack = await startPrinterStack({ tag: 'pweb', printers: { 'vp-1': { baud: 250_000, latencyMs: 2, record: true } }, web: true });
+  const { dataDir, dir, call } = stack;
+  const web = stack.web!;
+  const vp = stack.vps['vp-1']!;
   try {
-    await printer.waitFor(/printer service ready/);
-    web = await startWeb({ dataDir, runDir });
-    const local = { localAddress: '127.0.0.1' };
-    const call = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => request(web!, { method, path: p, body, headers, ...local });
-    for (let i = 0; ; i++) {
-      const r = await call('GET', '/api/printers');
-      if (r.status === 200 && (r.json as unknown as Array<{ state: string }>)[0]?.state === 'idle') break;
-      if (i > 100) assert.fail(`printer never idle: ${r.text}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await stack.untilState('vp-1', 'idle');
 
     // Upload: a good file.
     const good = ['; sliced by a test', 'G28', ...gcodeLines(2000)].join('\n');
@@ -127,14 +115,11 @@ test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503
     assert.equal((await call('GET', '/api/printers/vp-1')).json.state, 'error');
 
     // Service down → 503.
-    await printer.stop();
+    await stack.stopPrinter();
     const down = await call('GET', '/api/printers');
     assert.equal(down.status, 503);
     assert.equal(down.json.error?.code, 'service_unavailable');
   } finally {
-    await web?.stop();
-    await printer.stop();
-    await vp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 });
