@@ -1,0 +1,77 @@
+/**
+ * Graceful restart (SIGTERM, as systemd stops the unit) of the printer service with a job the user
+ * paused: the job must come back paused at the same resume point — not "interrupted", not lost, not
+ * printing — and resume must recover the parked head (the reopened port reset the board) and finish
+ * the file with every line executed exactly once, in order.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { JobStore } from '../../services/printer/jobs/job-store.ts';
+import { startPrinterStack } from '../helpers/printer-stack.ts';
+import { gcodeLines } from '../helpers/virtual-printer.ts';
+
+const isMove = (c: string) => c.startsWith('G1 X') && c.includes(' E');
+
+async function storedJob(dataDir: string, printerId: string) {
+  const store = await JobStore.open(path.join(dataDir, 'printer.db'));
+  try { return await store.latest(printerId); } finally { await store.close(); }
+}
+
+test('SIGTERM with a paused job: after the restart it is still paused at its resume point and resumes to the end in order', { timeout: 90_000 }, async () => {
+  const lines = ['M140 S60', 'M104 S210', 'G28', 'G1 Z0.2 F600', ...gcodeLines(4000)];
+  const stack = await startPrinterStack({
+    tag: 'prestart', printers: { 'vp-1': { baud: 115_200, latencyMs: 2, record: true } },
+    files: { 'paused.gcode': lines.join('\n') },
+  });
+  const { client, until } = stack;
+  const vp = stack.vps['vp-1']!;
+  try {
+    await stack.untilState('vp-1', 'idle');
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'paused.gcode' });
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 1000, 20_000, 'progress');
+    const paused = await client.call('jobs.pause', { printerId: 'vp-1' }, 35_000);
+    assert.equal(paused.state, 'paused');
+    assert.equal(paused.reason, 'user');
+    const at = paused.lines_sent;
+    assert.ok(vp.sim.executed.includes('G1 Z10 F600'), 'parked');
+
+    await stack.stopPrinter('SIGTERM');
+    assert.equal(stack.printer.child.exitCode, 0, `graceful stop exits 0:\n${stack.printer.lines.join('\n')}`);
+    const stopped = await storedJob(stack.dataDir, 'vp-1');
+    assert.equal(stopped?.state, 'paused', 'stored as paused by the stop');
+    assert.equal(stopped.reason, 'user');
+    assert.equal(stopped.lines_sent, at);
+    assert.equal(stopped.resume?.index, at, 'resume point = first line not acknowledged');
+    assert.equal(stopped.resume.z, 0.2);
+    assert.equal(stopped.resume.hotend, 210);
+
+    const cut = vp.sim.executed.length;
+    await stack.startPrinter();
+    const back = await stack.untilState('vp-1', 'paused');
+    assert.equal(back.job?.state, 'paused', 'still paused, not interrupted or printing');
+    assert.equal(back.job.reason, 'reset-while-parked', 'the reopened port reset the board: the park cannot simply be undone');
+    assert.equal(back.job.lines_sent, at, 'progress kept');
+    assert.equal((await client.call('jobs.active', {})).active, false);
+    const restarted = await storedJob(stack.dataDir, 'vp-1');
+    assert.deepEqual(restarted?.resume, stopped.resume, 'the same resume point after the restart');
+    assert.equal(vp.sim.executed.slice(cut).filter(isMove).length, 0, 'nothing printed while paused');
+
+    const resumed = await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
+    assert.equal(resumed.state, 'printing');
+    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    assert.equal(done.state, 'done');
+    assert.equal(done.lines_sent, lines.length);
+
+    const after = vp.sim.executed.slice(cut);
+    const home = after.indexOf('G28 X Y');
+    assert.ok(home > 0, 'recovery homed X/Y');
+    assert.ok(after.slice(0, home).includes('M190 S60') && after.slice(0, home).includes('M109 S210'), 're-heated first');
+    const tail = after.slice(home);
+    assert.match(tail.find((c) => c.startsWith('G92 ')) ?? '', /^G92 Z10\.2 /, 'Z set to the parked height (0.2 + 10 mm lift)');
+    assert.ok(tail.indexOf('G1 Z-10 F600') < tail.findIndex(isMove), 'lowered back onto the print before the next move');
+    // Pause drained the firmware before recording the resume point: every move ran exactly once, in order.
+    assert.deepEqual(vp.sim.executed.filter(isMove), lines.filter(isMove));
+    assert.deepEqual(after.filter(isMove), lines.slice(at).filter(isMove), 'continued from the resume point');
+  } finally { await stack.close(); }
+});
