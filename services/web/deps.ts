@@ -17,6 +17,7 @@ import type { LoginThrottle } from './throttle.ts';
 import type { TlsMaterial } from './tls.ts';
 import type { Security } from './security/index.ts';
 import type { AccountCheck } from './account-check.ts';
+import type { SessionStreams } from './session-streams.ts';
 
 /** Issue 7 plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
@@ -58,5 +59,7 @@ export interface WebDeps {
   security?: Security;
   /** Ends a PAM session when its account changed outside PrintBox (password, lock, groups); account-check.ts. */
   accountCheck?: AccountCheck;
+  /** Open event streams by session, ended when their session is destroyed (session-streams.ts; wired to TombstoneStore.onDestroy). */
+  streams?: SessionStreams;
   now?: () => number;
 }

@@ -30,6 +30,7 @@ import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
 import { TombstoneStore } from './session-store.ts';
+import { createSessionStreams } from './session-streams.ts';
 import { createAccountCheck } from './account-check.ts';
 
 const require = createRequire(import.meta.url);
@@ -65,6 +66,8 @@ async function main(): Promise<void> {
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
 
   const sessionStore = new TombstoneStore(new SQLiteStore({ db: sessDb, table: 'sessions' }), config.sessionMaxH * 3600_000);
+  const streams = createSessionStreams();
+  sessionStore.onDestroy((sid) => streams.endSession(sid));
   // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
   const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, sessionMaxMs: config.sessionMaxH * 3600_000, log: log.child('security') });
 
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
     log,
     db,
     pam,
+    streams,
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
     owner: cloudOwnerVerifier(cloud),

@@ -12,6 +12,7 @@ type Cb = (err?: unknown) => void;
 
 export class TombstoneStore extends session.Store {
   private readonly gone = new Map<string, number>(); // sid → forget-after (ms epoch)
+  private readonly destroyListeners: Array<(sid: string) => void> = [];
 
   constructor(private readonly inner: Store, private readonly keepMs: number, private readonly now: () => number = Date.now) {
     super();
@@ -43,8 +44,17 @@ export class TombstoneStore extends session.Store {
     if (this.inner.touch) this.inner.touch(sid, s, cb); else cb?.();
   }
 
+  /**
+   * Told every session id that is destroyed (logout, "end this session", expiry, account change):
+   * what outlives the requests of a session, such as its open event streams, ends with it.
+   */
+  onDestroy(listener: (sid: string) => void): void {
+    this.destroyListeners.push(listener);
+  }
+
   override destroy(sid: string, cb?: Cb): void {
     this.bury(sid);
+    for (const l of this.destroyListeners) l(sid);
     this.inner.destroy(sid, cb);
   }
 

@@ -40,14 +40,22 @@ export const limits = (config: WebDeps['config']) => ({
   maxMs: config.sessionMaxH * 3600_000,
 });
 
+/** When a session ends unless it is used again: its idle or its absolute limit, whichever comes first. */
+export function sessionEndsAt(auth: Pick<SessionAuth, 'createdAt' | 'lastSeen'>, config: WebDeps['config']): number {
+  const { idleMs, maxMs } = limits(config);
+  return Math.min(auth.lastSeen + idleMs, auth.createdAt + maxMs);
+}
+
+/** The signed-in part of a stored session (SessionData as express-session keeps it). */
+export const authOf = (data: unknown): SessionAuth | undefined => (data as { auth?: SessionAuth } | null | undefined)?.auth;
+
 /** The signed-in user of this request, or undefined; ends sessions past their idle or absolute limit. */
 export async function currentAuth(req: Request, deps: Pick<WebDeps, 'config' | 'now'>): Promise<SessionAuth | undefined> {
   const s = req.session as WithAuth | undefined;
   const auth = s?.auth;
   if (!s || !auth) return undefined;
   const now = (deps.now ?? Date.now)();
-  const { idleMs, maxMs } = limits(deps.config);
-  if (now - auth.lastSeen > idleMs || now - auth.createdAt > maxMs) {
+  if (now > sessionEndsAt(auth, deps.config)) {
     await destroy(req);
     return undefined;
   }

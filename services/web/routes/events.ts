@@ -2,10 +2,12 @@
  * GET /api/events — Server-Sent Events for the UI (CONTRACT.md "Live events"): first
  * `event: snapshot` {printers}, then the printer service's PrinterEvents as `event: <name>`
  * (printer, removed, temperatures, job, log) and `event: service` {up} when printer.sock drops/returns.
+ * A stream opened by a session ends when that session ends (session-streams.ts).
  */
 import type { PrinterEvent } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
+import { bindStreamToSession } from '../session-streams.ts';
 
 const KEEPALIVE_MS = 20_000;
 
@@ -27,7 +29,18 @@ export const eventRoutes: Route<WebDeps>[] = [
         send('service', { up });
       });
       const keepalive = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n'); }, KEEPALIVE_MS);
-      req.on('close', () => { clearInterval(keepalive); stop(); });
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(keepalive);
+        stop();
+        release();
+        if (!res.writableEnded) res.end();
+      };
+      // the stream ends with its session (logout, ended elsewhere, expiry, account change), not only when the browser goes
+      const release = bindStreamToSession(req, deps, close);
+      req.on('close', close);
     },
   },
 ];
