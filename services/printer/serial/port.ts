@@ -24,7 +24,8 @@ export const openSerialPort: OpenPort = (path, baudRate) => new Promise((resolve
     // ~15 ms sooner and the send-ahead window stops being the limit (see README "Benchmarks"). DTR/RTS stay
     // asserted (set() rewrites them with their open-time values), so this does not reset the board. Drivers
     // without the ioctl (CH340, CDC-ACM, ptys) ignore it; bindings-cpp does not report that failure.
-    port.set({ lowLatency: true }, () => undefined);
+    // (SetOptions in bindings-interface lacks the Linux-only field that LinuxBinding.set() reads.)
+    port.set({ lowLatency: true } as Parameters<SerialPort['set']>[0], () => undefined);
     const lines = port.pipe(new LineSplitter());
     let closed = false;
     const closers: Array<(i: { disconnected: boolean; error?: string }) => void> = [];
