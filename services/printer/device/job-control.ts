@@ -11,9 +11,11 @@ import type { JobInfo, PrinterEvent, PrinterState } from '../../shared/ipc.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { JobLine } from '../protocol/sender.ts';
 import { JobReader, countCommands } from '../jobs/job-reader.ts';
-import type { JobRecord, JobStore } from '../jobs/job-store.ts';
+import type { JobRecord, JobStore, ResumePoint } from '../jobs/job-store.ts';
 import type { PrinterLink } from './link.ts';
-import { MachineState, parkCommands, recoverCommands, recoverParkedCommands, unparkCommands, type ParkSettings } from './machine-state.ts';
+import {
+  MachineState, parkCommands, recoverCommands, recoverParkedCommands, recoverUnconfirmedParkCommands, unparkCommands, type ParkSettings,
+} from './machine-state.ts';
 
 export interface JobControlDeps {
   id: string;
@@ -76,8 +78,17 @@ export class JobControl {
     job.state = 'paused'; job.reason = reason;
     this.deps.setState('paused');
     await this.deps.link()?.drained(30_000);
-    job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
-    await this.deps.link()?.run(parkCommands(this.deps.park, job.resume), 30_000).catch(() => undefined);
+    const point: ResumePoint = { ...this.machine.point(job.lines_sent, job.bytes_sent), parked: false };
+    job.resume = point;
+    // On disk before the park moves leave: a reset, unplug or kill before they are confirmed must not be
+    // resumed as if the head were lifted (boardMayHaveReset reads `parked`).
+    await this.checkpoint(true);
+    try {
+      await this.deps.link()?.run(parkCommands(this.deps.park, point), 30_000);
+      point.parked = job.reason === 'user'; // still our pause, not already taken over by a reset
+    } catch (e) {
+      this.deps.log.warn('park not confirmed', { id: this.deps.id, job: job.id, error: (e as Error).message });
+    }
     await this.checkpoint(true);
     return this.info()!;
   }
@@ -90,7 +101,8 @@ export class JobControl {
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
     const park = this.deps.park;
     const cmds = job.reason === 'user' ? unparkCommands(park, point)
-      : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point) : recoverCommands(point);
+      : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point)
+        : job.reason === 'reset-while-parking' ? recoverUnconfirmedParkCommands(park, point) : recoverCommands(point);
     job.state = 'printing'; delete job.reason;
     this.deps.setState('printing');
     await this.deps.link()?.run(cmds, 600_000);
@@ -124,12 +136,16 @@ export class JobControl {
    * restart or reconnect; firmware `start`): the firmware forgot position, homing and temperatures, so a
    * user pause must resume with recoverParkedCommands, not a plain un-park. Persisted at once. A wrong guess
    * (native USB, no reset) is harmless: heat, home X/Y and G92 at the parked height the head really is at.
+   * If the park was never confirmed (reset while its moves were in flight) the head may or may not be up:
+   * reset-while-parking, which resumes assuming the lower, safe height (recoverUnconfirmedParkCommands).
    */
   async boardMayHaveReset(): Promise<void> {
     const job = this.job;
     if (job?.state !== 'paused' || job.reason !== 'user') return;
-    job.reason = 'reset-while-parked';
-    this.deps.log.info('board reset while parked: resume will re-heat and re-home X/Y', { id: this.deps.id, job: job.id });
+    const confirmed = job.resume?.parked !== false; // points stored before `parked` existed were confirmed parks
+    job.reason = confirmed ? 'reset-while-parked' : 'reset-while-parking';
+    this.deps.log.info(confirmed ? 'board reset while parked: resume will re-heat and re-home X/Y'
+      : 'board reset while parking: head height unknown, resume will lift, re-heat, re-home X/Y and assume the lower height', { id: this.deps.id, job: job.id });
     await this.checkpoint(true);
   }
 

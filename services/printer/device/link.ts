@@ -22,7 +22,7 @@ export interface LinkDeps {
 
 export class PrinterLink {
   private readonly sender: Sender;
-  private waiters = new Map<number, () => void>();
+  private waiters = new Map<number, { done: () => void; fail: (e: AppError) => void }>();
   private drainWaiters: Array<() => void> = [];
   private poll: NodeJS.Timeout | undefined;
   private pollPending = false;
@@ -59,7 +59,7 @@ export class PrinterLink {
     for (const c of cmds) last = this.sender.command(c);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { this.waiters.delete(last); reject(new AppError('printer_timeout', 504, `Printer did not acknowledge ${cmds.at(-1)}`)); }, timeoutMs);
-      this.waiters.set(last, () => { clearTimeout(t); resolve(); });
+      this.waiters.set(last, { done: () => { clearTimeout(t); resolve(); }, fail: (e) => { clearTimeout(t); reject(e); } });
     });
   }
 
@@ -73,20 +73,31 @@ export class PrinterLink {
     });
   }
 
-  /** The board rebooted: its buffers and line numbers are gone, so renumber and stop waiting for drains. */
+  /**
+   * The board rebooted: its buffers and line numbers are gone, so renumber and stop waiting for drains.
+   * Pending run() calls fail now: what they sent will never be acknowledged (a pause would otherwise
+   * hang for its whole timeout, and a resume would go on feeding a job the reset has paused).
+   */
   afterBoardReset(): void {
     this.sender.stop();
     this.sender.reset();
     this.releaseDrainWaiters();
+    this.failWaiters(new AppError('printer_reset', 503, 'The printer restarted before acknowledging the commands'));
   }
 
-  /** The port closed: nothing more is sent or polled; pending run() calls are abandoned (they time out). */
+  /** The port closed: nothing more is sent or polled; pending run() calls fail. */
   closed(): void {
     this.open = false;
     clearInterval(this.poll);
     this.pollPending = false;
     this.sender.stop();
+    this.failWaiters(new AppError('printer_disconnected', 503, 'The printer disconnected before acknowledging the commands'));
+  }
+
+  private failWaiters(e: AppError): void {
+    const pending = [...this.waiters.values()];
     this.waiters.clear();
+    pending.forEach((w) => w.fail(e));
   }
 
   releaseDrainWaiters(): void { this.drainWaiters.splice(0).forEach((f) => f()); }
@@ -95,7 +106,7 @@ export class PrinterLink {
 
   private onAcked(tag: Tag): void {
     if (tag.kind === 'cmd' && tag.id === this.pollId) this.pollPending = false;
-    if (tag.kind === 'cmd') { const w = this.waiters.get(tag.id); if (w) { this.waiters.delete(tag.id); w(); } return; }
+    if (tag.kind === 'cmd') { const w = this.waiters.get(tag.id); if (w) { this.waiters.delete(tag.id); w.done(); } return; }
     this.deps.onJobAcked(tag.line);
   }
 

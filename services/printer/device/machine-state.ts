@@ -50,9 +50,12 @@ export class MachineState {
 
 export interface ParkSettings { retract: number; lift: number }
 
-/** Pause: retract and lift where we are (issue 3: "park: retract + lift, position recorded"). */
+/**
+ * Pause: retract and lift where we are (issue 3: "park: retract + lift, position recorded"). M400 last: its
+ * `ok` comes only once the moves are finished, so an acknowledged park means the head really is up.
+ */
 export const parkCommands = (p: ParkSettings, s: ResumePoint): string[] =>
-  ['G91', `G1 E-${p.retract} F2400`, `G1 Z${p.lift} F600`, 'G90', ...(s.relativeE ? ['M83'] : [])];
+  ['G91', `G1 E-${p.retract} F2400`, `G1 Z${p.lift} F600`, 'G90', ...(s.relativeE ? ['M83'] : []), 'M400'];
 
 /** Resume after our own park: undo it exactly. */
 export const unparkCommands = (p: ParkSettings, s: ResumePoint): string[] =>
@@ -76,6 +79,20 @@ export function recoverCommands(s: ResumePoint): string[] {
   if (s.x !== null && s.y !== null) out.push(`G1 X${s.x} Y${s.y} F3000`);
   if (s.feedrate !== null) out.push(`G1 F${s.feedrate}`);
   return out;
+}
+
+/**
+ * Resume after the board was reset while the park moves were in flight (reason reset-while-parking): the
+ * lift may or may not have happened — a G1's `ok` means planned, not moved, and oks still in flight die
+ * with the reset. So assume the lowest the head can be, the print height: no move can then drive the
+ * nozzle into the print; at worst it is up to `lift` higher and the next layer is laid in the air (visible,
+ * recoverable), never a crash. Lift first (relative moves need no homing) so homing X/Y does not drag the
+ * nozzle across the print, recover as if parked at that lift, then lower back. E is assumed not retracted.
+ */
+export function recoverUnconfirmedParkCommands(p: ParkSettings, s: ResumePoint): string[] {
+  const lifted: ResumePoint = { ...s, z: s.z === null ? null : s.z + p.lift, feedrate: null };
+  return ['G91', `G1 Z${p.lift} F600`, 'G90', ...recoverCommands(lifted),
+    ...(s.z !== null ? [`G1 Z${s.z} F600`] : []), ...(s.feedrate !== null ? [`G1 F${s.feedrate}`] : [])];
 }
 
 /**

@@ -13,6 +13,11 @@ export interface ResumePoint {
   x: number | null; y: number | null; z: number | null; e: number | null;
   relativeE: boolean;
   hotend: number; bed: number; fan: number; feedrate: number | null;
+  /**
+   * Set by a user pause: false from the moment the park moves are sent until the firmware confirmed them
+   * (M400 acknowledged = the moves are done, not just planned), then true. Absent on points not from a pause.
+   */
+  parked?: boolean;
 }
 
 export interface JobRecord extends JobInfo { resume?: ResumePoint }

@@ -57,6 +57,13 @@ export class MarlinSimulator {
   private relative = false;
   private rand: () => number;
   private waitingHeat: (() => void) | null = null;
+  private resetTrap: { match: (cmd: string) => boolean; afterExecuting: boolean } | undefined;
+  /**
+   * Where the head really is, unlike the firmware's idea of it: G92 does not move it and a reset does not
+   * forget it; G28 zeroes only the axes it homes. minZ is the lowest Z since a test last set it (a recovery
+   * that drives the nozzle into the print shows up here). Fault-injection tests check resumes against it.
+   */
+  readonly physical = { X: 0, Y: 0, Z: 0, minZ: Infinity };
 
   constructor(opts: Partial<SimOptions>, private readonly send: (data: string) => void) {
     this.opts = { ...defaultSimOptions, ...opts };
@@ -73,6 +80,14 @@ export class MarlinSimulator {
     this.heaters.T0.target = 0; this.heaters.B.target = 0; this.waitingHeat = null;
     this.reply('start');
     this.reply(`echo:Marlin 2.1.2 ${this.opts.name}`);
+  }
+
+  /**
+   * Fault injection: the board reboots (watchdog, brown-out) at the next command matching `match` — before
+   * executing it, or right after executing it so its `ok` never leaves (the host cannot tell which). One-shot.
+   */
+  resetAt(match: (cmd: string) => boolean, opts: { afterExecuting?: boolean } = {}): void {
+    this.resetTrap = { match, afterExecuting: !!opts.afterExecuting };
   }
 
   close(): void { clearTimeout(this.timer); clearInterval(this.tempTimer); clearInterval(this.autoreport); }
@@ -189,6 +204,13 @@ export class MarlinSimulator {
   private execute(): void {
     this.busy = true;
     const cmd = this.queue[0]!;
+    const trap = this.resetTrap;
+    if (trap?.match(cmd)) {
+      this.resetTrap = undefined;
+      if (trap.afterExecuting) { void this.run(cmd); if (this.opts.record) this.executed.push(cmd); }
+      this.reset();
+      return;
+    }
     const finish = (extra?: string) => {
       if (this.halted) return;
       if (this.opts.record) this.executed.push(cmd);
@@ -239,10 +261,20 @@ export class MarlinSimulator {
       case 'G0': case 'G1': case 'G92':
         for (const a of ['X', 'Y', 'Z', 'E'] as const) {
           const v = arg(cmd, a);
-          if (v !== undefined) this.pos[a] = this.relative && word !== 'G92' ? this.pos[a] + v : v;
+          if (v === undefined) continue;
+          const next = this.relative && word !== 'G92' ? this.pos[a] + v : v;
+          if (word !== 'G92' && a !== 'E') this.physical[a] += next - this.pos[a];
+          this.pos[a] = next;
         }
+        this.physical.minZ = Math.min(this.physical.minZ, this.physical.Z);
         return undefined;
-      case 'G28': this.pos.X = 0; this.pos.Y = 0; this.pos.Z = 0; return undefined;
+      case 'G28': {
+        this.pos.X = 0; this.pos.Y = 0; this.pos.Z = 0;
+        const axes = (['X', 'Y', 'Z'] as const).filter((a) => new RegExp(`\\b${a}`).test(cmd.slice(3)));
+        for (const a of axes.length ? axes : (['X', 'Y', 'Z'] as const)) this.physical[a] = 0;
+        this.physical.minZ = Math.min(this.physical.minZ, this.physical.Z);
+        return undefined;
+      }
       case 'G90': this.relative = false; return undefined;
       case 'G91': this.relative = true; return undefined;
       case 'G4': return new Promise((r) => setTimeout(() => r(undefined), arg(cmd, 'P') ?? (arg(cmd, 'S') ?? 0) * 1000));
