@@ -23,6 +23,8 @@ const MIB = 1024 * 1024;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-image-test-'));
 const admin = { user: 'tester', password: `pb-${crypto.randomBytes(9).toString('base64url')}` };
 const owner = { email: 'owner@printbox.test', password: `cloud-${crypto.randomBytes(9).toString('base64url')}` };
+// The account Raspberry Pi Imager would write as userconf.txt ("user:crypted-password").
+const imager = { user: 'imageruser', password: `im-${crypto.randomBytes(9).toString('base64url')}` };
 const other = { user: 'outsider', password: `ou-${crypto.randomBytes(9).toString('base64url')}` };
 const ports = { https: 0, http: 0, ssh: 0, cloud: 0 };
 const store = new CloudStore();
@@ -129,6 +131,10 @@ before(async () => {
     '',
   ].join('\r\n'));
   await exec('mcopy', ['-o', '-i', `${img}@@${BOOT_OFFSET}`, cfg, '::printbox.txt']);
+  const crypted = (await exec('openssl', ['passwd', '-6', imager.password])).stdout.trim();
+  const userconf = path.join(tmp, 'userconf.txt');
+  fs.writeFileSync(userconf, `${imager.user}:${crypted}\n`);
+  await exec('mcopy', ['-o', '-i', `${img}@@${BOOT_OFFSET}`, userconf, '::userconf.txt']);
 
   console.log(`# booting (console: ${consoleLog})`);
   vm = boot({
@@ -175,6 +181,13 @@ test('PAM login works with the first-boot admin account; a non-group account is 
   assert.equal(refused.status, 401, refused.body);
   const wrong = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: 'wrong-password' } });
   assert.equal(wrong.status, 401);
+});
+
+test("Raspberry Pi Imager's userconf.txt: that account signs in over HTTPS (PAM) and the file is consumed", async () => {
+  const res = await request(api('/api/auth/login'), { method: 'POST', body: { username: imager.user, password: imager.password } });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(JSON.parse(res.body).method, 'pam');
+  assert.equal(await sudo('test -e /boot/firmware/userconf.txt && echo present || echo gone'), 'gone\n');
 });
 
 test('the device is linked to the cloud owner and the secrets are gone from printbox.txt', async () => {
