@@ -81,3 +81,33 @@ test('reset right after the lift ran but before its ok: paused (reset-while-park
     await resumeToEnd(rig, printer, resumeAt);
   } finally { await rig.close(); }
 });
+
+test('unplugged while the lift is still moving: pause answers at once, and after the replug the job is reset-while-parking', { timeout: 60_000 }, async () => {
+  const rig = await createRig({ baud: 115_200, latencyMs: 2, seed: 23 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+    const printer = rig.manager.get(p.id);
+    await rig.files.save('park.gcode', LINES.join('\n'));
+    await printer.start('park.gcode');
+    await rig.waitFor(() => (printer.job?.lines_sent ?? 0) > 800, 20_000, 'progress');
+    rig.vp.sim.stallAt(isLift);
+    const cut = rig.vp.sim.executed.length;
+    const pausing = printer.pause();
+    await rig.waitFor(() => rig.vp.sim.executed.slice(cut).includes('G1 E-2 F2400'), 10_000, 'park under way (retracted, lift stuck)');
+    const t0 = Date.now();
+    await rig.vp.unplug();
+    const paused = await pausing;
+    assert.ok(Date.now() - t0 < 5000, 'pause answered when the port closed, not after its timeout');
+    assert.equal(paused.state, 'paused');
+    await rig.waitFor(() => printer.state === 'disconnected', 10_000, 'disconnected');
+    const stored = await rig.store.latest(p.id);
+    assert.equal(stored?.resume?.parked, false, 'the park is recorded as unconfirmed');
+
+    await rig.vp.replug();
+    await rig.waitFor(() => printer.state === 'paused', 15_000, 'reconnected, job still paused');
+    assert.equal(printer.job?.reason, 'reset-while-parking');
+    assert.equal((await rig.store.latest(p.id))?.reason, 'reset-while-parking', 'persisted');
+    await resumeToEnd(rig, printer, stored.resume.index);
+    assert.ok(Math.abs(rig.vp.sim.physical.Z - Z) < 1e-9, `printing at the print height again (Z ${rig.vp.sim.physical.Z})`);
+  } finally { await rig.close(); }
+});

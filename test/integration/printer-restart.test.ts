@@ -75,3 +75,42 @@ test('SIGTERM with a paused job: after the restart it is still paused at its res
     assert.deepEqual(after.filter(isMove), lines.slice(at).filter(isMove), 'continued from the resume point');
   } finally { await stack.close(); }
 });
+
+test('kill -9 while the park moves are in flight: after the restart the job is reset-while-parking and resumes without touching the print', { timeout: 90_000 }, async () => {
+  const lines = ['M104 S210', 'G28', 'G1 Z0.2 F600', ...gcodeLines(3000)];
+  const stack = await startPrinterStack({
+    tag: 'prestart9', printers: { 'vp-1': { baud: 115_200, latencyMs: 2, record: true } },
+    files: { 'parking.gcode': lines.join('\n') },
+  });
+  const { client, until } = stack;
+  const vp = stack.vps['vp-1']!;
+  try {
+    await stack.untilState('vp-1', 'idle');
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'parking.gcode' });
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    vp.sim.stallAt((c) => c === 'G1 Z10 F600'); // the lift never finishes: the park is in flight when the service dies
+    const cut = vp.sim.executed.length;
+    const pausing = client.call('jobs.pause', { printerId: 'vp-1' }, 35_000).catch((e: Error) => e);
+    await until(() => vp.sim.executed.slice(cut).includes('G1 E-2 F2400'), 10_000, 'park under way');
+    await stack.stopPrinter('SIGKILL');
+    assert.ok(await pausing instanceof Error, 'the pause call died with the service');
+    const stored = await storedJob(stack.dataDir, 'vp-1');
+    assert.equal(stored?.state, 'paused', 'stored as paused before the park moves were sent');
+    assert.equal(stored.resume?.parked, false);
+
+    await stack.startPrinter();
+    const back = await stack.untilState('vp-1', 'paused');
+    assert.equal(back.job?.reason, 'reset-while-parking', 'an unconfirmed park is not resumed as if the head were lifted');
+    assert.equal(back.job.lines_sent, stored.resume.index);
+    vp.sim.physical.minZ = Infinity;
+    const resumeCut = vp.sim.executed.length;
+    await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
+    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    assert.equal(done.state, 'done');
+    const after = vp.sim.executed.slice(resumeCut);
+    assert.ok(after.indexOf('G28 X Y') > after.indexOf('M109 S210'), 're-heated, then re-homed X/Y');
+    assert.ok(vp.sim.physical.minZ >= 0.2 - 1e-9, `never below the print (lowest Z ${vp.sim.physical.minZ})`);
+    assert.ok(Math.abs(vp.sim.physical.Z - 0.2) < 1e-9, `back at the print height (Z ${vp.sim.physical.Z})`);
+    assert.deepEqual(vp.sim.executed.filter(isMove), lines.filter(isMove), 'every move exactly once, in order');
+  } finally { await stack.close(); }
+});

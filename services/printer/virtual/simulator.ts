@@ -58,6 +58,7 @@ export class MarlinSimulator {
   private rand: () => number;
   private waitingHeat: (() => void) | null = null;
   private resetTrap: { match: (cmd: string) => boolean; afterExecuting: boolean } | undefined;
+  private stallTrap: ((cmd: string) => boolean) | undefined;
   /**
    * Where the head really is, unlike the firmware's idea of it: G92 does not move it and a reset does not
    * forget it; G28 zeroes only the axes it homes. minZ is the lowest Z since a test last set it (a recovery
@@ -89,6 +90,9 @@ export class MarlinSimulator {
   resetAt(match: (cmd: string) => boolean, opts: { afterExecuting?: boolean } = {}): void {
     this.resetTrap = { match, afterExecuting: !!opts.afterExecuting };
   }
+
+  /** Fault injection: the next command matching `match` never completes (a move stuck in the planner) — until a reset. One-shot. */
+  stallAt(match: (cmd: string) => boolean): void { this.stallTrap = match; }
 
   close(): void { clearTimeout(this.timer); clearInterval(this.tempTimer); clearInterval(this.autoreport); }
 
@@ -225,7 +229,9 @@ export class MarlinSimulator {
       this.busy = false;
       this.pump();
     };
-    const res = this.run(cmd);
+    const stall = this.stallTrap?.(cmd);
+    if (stall) this.stallTrap = undefined;
+    const res = stall ? new Promise<undefined>(() => undefined) : this.run(cmd);
     const go = (extra?: string) => (this.opts.processMs > 0 ? setTimeout(() => finish(extra), this.opts.processMs) : setImmediate(() => finish(extra)));
     if (res instanceof Promise) void res.then(go); else go(res);
   }
