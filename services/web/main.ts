@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   sessionStore.onDestroy((sid) => streams.endSession(sid));
   // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
   const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, sessionMaxMs: config.sessionMaxH * 3600_000, log: log.child('security') });
+  security.apiKeys.onRevoke((id) => streams.endKey(id));
 
   // Issue 4: cloud link state in the data dir; unlink asks the printer service whether anything prints.
   const cloud = createWebCloudLink({

@@ -33,6 +33,8 @@ export interface Principal {
   method: 'pam' | 'cloud' | 'local' | 'apikey';
   role: string;
   permissions: ReadonlySet<Permission>;
+  /** method 'apikey' only: which key, and when it expires (ms epoch), so what outlives the request (an event stream) can end with it. */
+  apiKey?: { id: number; expiresAt: number | null };
 }
 
 export const permissionsOf = (role: string): Set<Permission> => new Set(BUILTIN_ROLES[role] ?? []);

@@ -8,9 +8,13 @@
  * - at once, when the session is destroyed in the store (TombstoneStore.onDestroy → endSession);
  * - by re-checking the stored session on a timer, for ends nothing destroys: the idle or absolute
  *   limit passing while only the stream is open, or the PAM account changing (account-check.ts).
+ * A stream opened with an API key ends the same way with its key (bindStreamToApiKey): at once on
+ * revocation (ApiKeyService.onRevoke → endKey), and on a timer at the key's expiry.
  */
 import type { Request } from 'express';
+import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
+import type { Principal } from './permissions.ts';
 import { endChangedSession } from './principal.ts';
 import { authOf, destroy, sessionEndsAt } from './session.ts';
 
@@ -19,30 +23,47 @@ export interface SessionStreams {
   add(sid: string, end: () => void): () => void;
   /** Ends every open stream of a session that was destroyed; returns how many. */
   endSession(sid: string): number;
+  /** Registers an open stream opened with API key `id`; returns the unregister function. */
+  addKey(id: number, end: () => void): () => void;
+  /** Ends every open stream of a key that was revoked; returns how many. */
+  endKey(id: number): number;
   readonly size: number;
 }
 
-export function createSessionStreams(): SessionStreams {
-  const bySid = new Map<string, Set<() => void>>();
+/** Open streams grouped by the credential that opened them. */
+function registry<K>() {
+  const byKey = new Map<K, Set<() => void>>();
   return {
-    add(sid, end) {
-      let set = bySid.get(sid);
-      if (!set) bySid.set(sid, (set = new Set()));
+    add(k: K, end: () => void): () => void {
+      let set = byKey.get(k);
+      if (!set) byKey.set(k, (set = new Set()));
       set.add(end);
       return () => {
         set.delete(end);
-        if (set.size === 0 && bySid.get(sid) === set) bySid.delete(sid);
+        if (set.size === 0 && byKey.get(k) === set) byKey.delete(k);
       };
     },
-    endSession(sid) {
-      const set = bySid.get(sid);
+    end(k: K): number {
+      const set = byKey.get(k);
       if (!set) return 0;
-      bySid.delete(sid);
+      byKey.delete(k);
       const ends = [...set];
       for (const end of ends) end();
       return ends.length;
     },
-    get size() { let n = 0; for (const s of bySid.values()) n += s.size; return n; },
+    get size() { let n = 0; for (const s of byKey.values()) n += s.size; return n; },
+  };
+}
+
+export function createSessionStreams(): SessionStreams {
+  const sessions = registry<string>();
+  const keys = registry<number>();
+  return {
+    add: (sid, end) => sessions.add(sid, end),
+    endSession: (sid) => sessions.end(sid),
+    addKey: (id, end) => keys.add(id, end),
+    endKey: (id) => keys.end(id),
+    get size() { return sessions.size + keys.size; },
   };
 }
 
@@ -99,6 +120,54 @@ export function bindStreamToSession(req: Request, deps: WebDeps, end: () => void
     }
   }
   schedule(sessionEndsAt(opened, deps.config));
+  return () => {
+    released = true;
+    clearTimeout(timer);
+    unregister();
+  };
+}
+
+/** A key stream re-checks its key at least this often (also keeps setTimeout far from its 24.8-day limit). */
+const KEY_RECHECK_MS = 60_000;
+
+/**
+ * Ties an open stream opened with an API key to that key until the returned release function is
+ * called. `end` is called when the key is revoked (endKey, at once) or when a re-check — at the
+ * expiry, and every KEY_RECHECK_MS — finds it no longer valid: the same authenticate() each request
+ * goes through. Streams of sessions or of the machine itself are not watched here.
+ */
+export function bindStreamToApiKey(req: Request, principal: Principal | null, deps: WebDeps, end: () => void): () => void {
+  const key = principal?.method === 'apikey' ? principal.apiKey : undefined;
+  const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  const apiKeys = deps.apiKeys;
+  if (!key || !bearer || !apiKeys) return () => undefined;
+  const now = deps.now ?? Date.now;
+  const unregister = deps.streams?.addKey(key.id, end) ?? (() => undefined);
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const schedule = () => {
+    if (released) return;
+    // +1: wake just after the expiry, when authenticate() calls the key expired
+    const untilExpiry = key.expiresAt === null ? KEY_RECHECK_MS : key.expiresAt - now() + 1;
+    timer = setTimeout(() => void check(), Math.max(0, Math.min(KEY_RECHECK_MS, untilExpiry)));
+  };
+  async function check(): Promise<void> {
+    try {
+      await apiKeys!.authenticate(bearer!);
+      schedule();
+    } catch (err) {
+      if (released) return;
+      if (err instanceof AppError && err.status === 401) {
+        deps.log.debug('event stream ends with its API key', { key: key!.id, reason: err.code });
+        end();
+        return;
+      }
+      deps.log.warn('cannot re-check the API key of an event stream', { error: String((err as Error)?.message ?? err) });
+      schedule();
+    }
+  }
+  schedule();
   return () => {
     released = true;
     clearTimeout(timer);

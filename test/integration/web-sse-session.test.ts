@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import https from 'node:https';
 import path from 'node:path';
-import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
+import { endsWithin, liveStream as liveSseStream, type Stream } from '../helpers/sse.ts';
 import { request, sessionCookie, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
 
 const RECHECK_S = 1;
@@ -26,61 +25,6 @@ let runDir: string;
 const users: TestUser[] = [];
 const streams: Stream[] = [];
 
-interface Stream {
-  /** Resolves when the server ends the stream. */
-  ended: Promise<void>;
-  isEnded(): boolean;
-  /** Waits for `re` in the text received after `from` (a character offset). */
-  waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<void>;
-  readonly length: number;
-  close(): void;
-}
-
-function openStream(w: WebServer, cookie: string): Promise<Stream> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    let done = false;
-    const waiters = new Set<() => void>();
-    const req = https.get({
-      host: '127.0.0.1', port: w.httpsPort, path: '/api/events', localAddress: '127.0.0.2', ca: w.ca, agent: false,
-      headers: { Host: `127.0.0.1:${w.httpsPort}`, Accept: 'text/event-stream', Cookie: cookie },
-      servername: '', checkServerIdentity: (_h, cert) => tls.checkServerIdentity('127.0.0.1', cert),
-    }, (res) => {
-      if (res.statusCode !== 200) { reject(new Error(`GET /api/events answered ${res.statusCode}`)); res.resume(); return; }
-      const ended = new Promise<void>((r) => {
-        const finish = () => { done = true; r(); for (const w of waiters) w(); };
-        res.on('end', finish);
-        res.on('close', finish);
-      });
-      res.on('data', (c: Buffer) => { text += c.toString(); for (const w of waiters) w(); });
-      const s: Stream = {
-        ended,
-        isEnded: () => done,
-        get length() { return text.length; },
-        waitFor: (re, timeoutMs = 15_000, from = 0) => new Promise((ok, fail) => {
-          const check = () => {
-            if (re.test(text.slice(from))) { stop(); ok(); } else if (done) { stop(); fail(new Error(`stream ended before ${re}; got:\n${text.slice(0, 1500)}`)); }
-          };
-          const t = setTimeout(() => { stop(); fail(new Error(`no ${re} within ${timeoutMs} ms; got:\n${text.slice(0, 1500)}`)); }, timeoutMs);
-          const stop = () => { clearTimeout(t); waiters.delete(check); };
-          waiters.add(check);
-          check();
-        }),
-        close: () => req.destroy(),
-      };
-      streams.push(s);
-      resolve(s);
-    });
-    req.on('error', (e) => { if (!done) reject(e); });
-  });
-}
-
-/** Fails unless the stream ends within `ms`. */
-async function endsWithin(s: Stream, ms: number, what: string): Promise<void> {
-  const r = await Promise.race([s.ended.then(() => 'ended'), sleep(ms).then(() => 'open')]);
-  assert.equal(r, 'ended', `the event stream was still open ${ms} ms after ${what}`);
-}
-
 const newUser = () => { const u = createUser({ groups: ['printbox'] }); users.push(u); return u; };
 
 async function signIn(w: WebServer, u: TestUser): Promise<string> {
@@ -91,13 +35,7 @@ async function signIn(w: WebServer, u: TestUser): Promise<string> {
 
 const status = async (w: WebServer, cookie: string) => (await request(w, { path: '/api/auth/session', cookie })).status;
 
-/** A stream that is really live: the snapshot, then a temperature report relayed from the virtual printer. */
-async function liveStream(w: WebServer, cookie: string): Promise<Stream> {
-  const s = await openStream(w, cookie);
-  await s.waitFor(/event: snapshot\n/);
-  await s.waitFor(/event: temperatures\n/, 10_000);
-  return s;
-}
+const liveStream = (w: WebServer, cookie: string) => liveSseStream(w, { cookie }, streams);
 
 before(async () => {
   ensureGroup('printbox');

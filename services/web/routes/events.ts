@@ -2,19 +2,20 @@
  * GET /api/events — Server-Sent Events for the UI (CONTRACT.md "Live events"): first
  * `event: snapshot` {printers}, then the printer service's PrinterEvents as `event: <name>`
  * (printer, removed, temperatures, job, log) and `event: service` {up} when printer.sock drops/returns.
- * A stream opened by a session ends when that session ends (session-streams.ts).
+ * A stream opened by a session ends when that session ends, one opened with an API key when the key is
+ * revoked or expires (session-streams.ts).
  */
 import type { PrinterEvent } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
-import { bindStreamToSession } from '../session-streams.ts';
+import { bindStreamToApiKey, bindStreamToSession } from '../session-streams.ts';
 
 const KEEPALIVE_MS = 20_000;
 
 export const eventRoutes: Route<WebDeps>[] = [
   {
     method: 'get', path: '/events', access: 'printers.read', raw: true,
-    handler: async ({ req, res, deps }) => {
+    handler: async ({ req, res, principal, deps }) => {
       const printers = await deps.printer.call('printers.list', {}); // 503 before any header when the service is down
       res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
       res.flushHeaders();
@@ -38,8 +39,9 @@ export const eventRoutes: Route<WebDeps>[] = [
         release();
         if (!res.writableEnded) res.end();
       };
-      // the stream ends with its session (logout, ended elsewhere, expiry, account change), not only when the browser goes
-      const release = bindStreamToSession(req, deps, close);
+      // the stream ends with its session (logout, ended elsewhere, expiry, account change) or its API key
+      // (revoked, expired), not only when the client goes
+      const release = principal?.method === 'apikey' ? bindStreamToApiKey(req, principal, deps, close) : bindStreamToSession(req, deps, close);
       req.on('close', close);
     },
   },

@@ -30,6 +30,8 @@ export interface ApiKeyService {
   create(creator: Principal, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }>;
   list(): Promise<ApiKeyInfo[]>;
   revoke(id: number): Promise<ApiKeyInfo>;
+  /** Called after a key was revoked, so open event streams of that key end at once (session-streams.ts). */
+  onRevoke(listener: (id: number) => void): void;
   /** Resolves `Authorization: Bearer …` to a principal, or throws 401 invalid_api_key. */
   authenticate(bearer: string): Promise<Principal>;
 }
@@ -45,6 +47,7 @@ const toInfo = ({ hash: _hash, ...r }: Row): ApiKeyInfo => ({ ...r, permissions:
 
 export function createApiKeyService(deps: { db: Db; roles: RoleService; now?: () => Date }): ApiKeyService {
   const now = deps.now ?? (() => new Date());
+  const revokeListeners: Array<(id: number) => void> = [];
   const invalid = () => new AppError('invalid_api_key', 401, 'Invalid, expired or revoked API key');
 
   async function expiry(input: CreateKeyInput): Promise<string | null> {
@@ -103,7 +106,11 @@ export function createApiKeyService(deps: { db: Db; roles: RoleService; now?: ()
       await deps.db.run('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now().toISOString(), id]);
       const row = await deps.db.get<Row>('SELECT * FROM api_keys WHERE id = ?', [id]);
       if (!row) throw notFound('API key');
+      for (const listener of revokeListeners) listener(id);
       return toInfo(row);
+    },
+    onRevoke(listener) {
+      revokeListeners.push(listener);
     },
     async authenticate(bearer) {
       const m = KEY_RE.exec(bearer);
@@ -124,7 +131,10 @@ export function createApiKeyService(deps: { db: Db; roles: RoleService; now?: ()
       } else {
         permissions = new Set(JSON.parse(row.permissions ?? '[]') as Permission[]);
       }
-      return { user: `${row.owner}/key:${row.prefix}`, method: 'apikey', role: row.role ?? 'custom', permissions };
+      return {
+        user: `${row.owner}/key:${row.prefix}`, method: 'apikey', role: row.role ?? 'custom', permissions,
+        apiKey: { id: row.id, expiresAt: row.expires_at ? Date.parse(row.expires_at) : null },
+      };
     },
   };
 }
