@@ -44,7 +44,7 @@ const kindOf = (v: unknown): Kind => (v === null ? 'null' : Array.isArray(v) ? '
  * `value` has every key of `shape` with one of the allowed kinds; `optional` keys may be absent.
  * Extra keys are allowed: the contract may be extended, not changed (README "Contract").
  */
-export function assertShape(value: unknown, shape: Record<string, Kind | Kind[]>, line: string, optional: string[] = []): void {
+export function assertShape(value: unknown, shape: Record<string, Kind | readonly Kind[]>, line: string, optional: string[] = []): void {
   assert.equal(kindOf(value), 'object', `${line}: expected an object, got ${JSON.stringify(value)}`);
   const o = value as Record<string, unknown>;
   for (const [key, kinds] of Object.entries(shape)) {
@@ -52,7 +52,7 @@ export function assertShape(value: unknown, shape: Record<string, Kind | Kind[]>
       assert.ok(optional.includes(key), `${line}: "${key}" missing in ${JSON.stringify(value)}`);
       continue;
     }
-    const allowed = Array.isArray(kinds) ? kinds : [kinds];
+    const allowed: readonly Kind[] = typeof kinds === 'string' ? [kinds] : kinds;
     assert.ok(allowed.includes(kindOf(o[key])), `${line}: "${key}" is ${kindOf(o[key])}, expected ${allowed.join('|')} in ${JSON.stringify(value)}`);
   }
 }
