@@ -8,14 +8,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { ALL_KNOWN_ENV, commonSchema, loadConfig, type Schema } from '../../services/shared/config.ts';
 import { LinkStore } from '../../services/shared/link/store.ts';
 import { printerSchema } from '../../services/printer/config.ts';
 import { webSchema } from '../../services/web/config.ts';
 import { assertError, assertShape, last, readUnit, words } from '../helpers/contract.ts';
-import { REPO, tempDir } from '../helpers/web.ts';
+import { REPO, startWeb, tempDir } from '../helpers/web.ts';
 import { cookieOf, startStack, type Stack } from './security-stack.ts';
 
 const src = (file: string) => fs.readFileSync(path.join(REPO, file), 'utf8');
@@ -227,9 +230,30 @@ describe('CONTRACT "HTTP API": health, login, session, local bypass, Host, Origi
     assertError(host, 401, 'Host: localhost from 127.0.0.2');
   });
 
+  test('local also for socket address ::1 (a web bound to ::1)', async () => {
+    const base = tempDir('contract-v6');
+    const web = await startWeb({ dataDir: path.join(base, 'data'), runDir: path.join(base, 'run'), env: { PRINTBOX_BIND: '::1' }, timeoutMs: 60_000 });
+    try {
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        https.get({
+          host: '::1', family: 6, port: web.httpsPort, path: '/api/auth/session', localAddress: '::1', ca: web.ca, agent: false,
+          headers: { Host: `[::1]:${web.httpsPort}` }, servername: '', checkServerIdentity: (_h, cert) => tls.checkServerIdentity('127.0.0.1', cert),
+        }, (res) => { let body = ''; res.on('data', (c: Buffer) => { body += c.toString(); }); res.on('end', () => resolve({ status: res.statusCode ?? 0, body })); }).on('error', reject);
+      });
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(JSON.parse(r.body), { user: 'local', method: 'local', role: 'admin' });
+    } finally {
+      await web.stop();
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   test('a Host that is not the device name/IP/localhost is refused (DNS rebinding), even from the machine itself', async () => {
     assertError(await stack.req({ path: '/api/health', local: true, headers: { host: 'rebind.example' } }), 403, 'foreign Host', 'host_not_allowed');
-    for (const host of ['localhost', '127.0.0.1', 'printbox-test', 'printbox-test.local']) {
+    // the device's own addresses (whatever interfaces this machine has) are its "IP"
+    const ips = Object.values(os.networkInterfaces()).flat().filter((a) => a && !a.internal && !a.address.startsWith('fe80'))
+      .map((a) => (a!.family === 'IPv6' ? `[${a!.address}]` : a!.address));
+    for (const host of ['localhost', '127.0.0.1', '[::1]', 'printbox-test', 'printbox-test.local', ...ips]) {
       assert.equal((await stack.req({ path: '/api/health', headers: { host: `${host}:${stack.port}` } })).status, 200, host);
     }
   });
