@@ -28,6 +28,8 @@ let stack: Stack;
 let cookie: string;
 let apiKey: string;
 let printerId: string;
+/** Paths the device called on the reference cloud (CONTRACT "Cloud protocol"). */
+const cloudCalls: string[] = [];
 
 /** As the signed-in admin (PAM), from another machine. */
 const as = (o: RequestOptions) => stack.req({ cookie, ...o });
@@ -43,6 +45,7 @@ function assertJob(j: unknown, line: string): asserts j is { state: string; file
 before(async () => {
   cloud = await startCloud({ tls: true });
   cloud.addAccount(OWNER.email, OWNER.password);
+  cloud.store.on('request', (p) => cloudCalls.push(p));
   dir = tempDir('contract-print');
   fs.writeFileSync(path.join(dir, 'cloud-ca.pem'), cloud.ca!);
   stack = await startStack({
@@ -157,6 +160,9 @@ test('DELETE /api/cloud/link (unlink) when nothing prints; POST /api/cloud/offli
   assert.ok(un.status === 200 || un.status === 204, `unlink → ${un.status} ${un.text}`);
   assert.equal(((await as({ path: '/api/cloud' })).json as { state: string }).state, 'unlinked');
   assert.equal(cloud.store.devicesOf(OWNER.email).length, 0, 'the device called devices/unlink');
+  // CONTRACT "Cloud protocol": link, verify-owner (the owner's sign-in above), unlink — and nothing outside /api/v1/devices
+  for (const p of ['/api/v1/devices/link', '/api/v1/devices/verify-owner', '/api/v1/devices/unlink']) assert.ok(cloudCalls.includes(p), `device never called ${p}: ${cloudCalls.join(' ')}`);
+  assert.ok(cloudCalls.every((p) => p.startsWith('/api/v1/devices/')), cloudCalls.join(' '));
   const off = await as({ path: '/api/cloud/offline', body: {} });
   assert.ok(off.status === 200 || off.status === 204, `offline → ${off.status} ${off.text}`);
   assert.equal(((await as({ path: '/api/cloud' })).json as { state: string }).state, 'offline');
