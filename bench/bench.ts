@@ -35,7 +35,8 @@ function safeBound(c: Config, lineBytes: number): number {
   const slots = c.adv ? c.bufsize : 1;
   const okBytes = c.adv ? 'ok N1500 P15 B3\n'.length : 'ok\n'.length;
   const roundTripS = c.latency / 1000 + ((lineBytes + okBytes) * 10) / c.baud;
-  return Math.min(c.baud / 10 / lineBytes, (slots + 127 / lineBytes) / roundTripS);
+  // Only whole lines can be sent: 127 RX bytes hold 3 lines of 38.6 bytes, not 3.3.
+  return Math.min(c.baud / 10 / lineBytes, (slots + Math.floor(127 / lineBytes)) / roundTripS);
 }
 
 /** PrintBox as deployed: the printer service in its own process, driven over printer.sock. */
