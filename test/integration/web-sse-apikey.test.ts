@@ -63,7 +63,8 @@ test('revoking a key ends its open event stream; a stream of another key goes on
 });
 
 test('a key that expires while its stream is open ends the stream at the expiry', { timeout: 40_000 }, async () => {
-  const LIFETIME_MS = 5000;
+  // long enough that opening a live stream (snapshot + a temperature report, M155 S2) fits well inside it on a loaded machine
+  const LIFETIME_MS = 8000;
   const expiresAt = Date.now() + LIFETIME_MS;
   const k = await newKey({ expires_at: new Date(expiresAt).toISOString() });
   const s = await liveStream(web, { bearer: k.key }, streams);
