@@ -149,6 +149,7 @@ test('start, pause, resume and cancel a print', async () => {
   const paused = await b.page.getByTestId('job-progress').innerText();
   await b.page.waitForTimeout(1000);
   assert.equal(await b.page.getByTestId('job-progress').innerText(), paused, 'progress holds while paused');
+  assert.match(await b.page.getByTestId('job-reason').innerText(), /Paused by a user/);
   await screenshot(b.page, 'printer-paused');
 
   await b.page.getByRole('button', { name: 'Resume' }).click();

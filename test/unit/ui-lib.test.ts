@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApiError, errorFrom, parseRetryAfter } from '../../web/src/lib/api.ts';
-import { bytes, duration, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+import { bytes, duration, jobReason, percent, sensorName, temp } from '../../web/src/lib/format.ts';
 
 test('Retry-After: delta-seconds and HTTP dates (RFC 9110 §10.2.3)', () => {
   assert.equal(parseRetryAfter('42'), 42);
@@ -43,4 +43,13 @@ test('display formats', () => {
   assert.equal(sensorName('T0'), 'Hotend');
   assert.equal(sensorName('T1'), 'Hotend 2');
   assert.equal(sensorName('B'), 'Bed');
+});
+
+test('job reasons are explained in words; a firmware error text is shown as it is', () => {
+  for (const r of ['disconnect', 'service-restart', 'firmware-reset', 'reset-while-parked', 'reset-while-parking']) {
+    assert.match(jobReason(r), /hom/, `${r}: tells the user that resume re-homes`);
+  }
+  assert.match(jobReason('user'), /parked/);
+  assert.equal(jobReason('Thermal Runaway, system stopped! Heater_ID: 0'), 'Thermal Runaway, system stopped! Heater_ID: 0');
+  assert.equal(jobReason(undefined), '');
 });

@@ -36,3 +36,23 @@ export const stateLabel: Record<string, string> = {
   detecting: 'Detecting', connecting: 'Connecting', idle: 'Ready', printing: 'Printing', paused: 'Paused',
   error: 'Error', disconnected: 'Disconnected', done: 'Done', cancelled: 'Cancelled', failed: 'Failed',
 };
+
+/**
+ * Why a job is paused or failed, in words (services/shared/ipc.ts JobInfo.reason). Every reason but "user"
+ * means the board restarted under the print, and resume then re-homes X/Y before it goes on — saying so
+ * up front is what lets a user decide to resume rather than cancel. Unknown reasons (a firmware's own
+ * `Error:` text for a failed job) are shown as they are.
+ */
+const REASONS: Record<string, string> = {
+  user: 'Paused by a user; the head is parked away from the print.',
+  disconnect: 'The printer was disconnected (USB cable or power). Reconnect it, check the print, then resume: X and Y are homed again first.',
+  'service-restart': 'PrintBox restarted during the print. Check the print, then resume: X and Y are homed again first.',
+  'firmware-reset': 'The printer board restarted during the print. Check the print, then resume: X and Y are homed again first.',
+  'reset-while-parked': 'The printer board restarted while the head was parked. Resume re-heats and homes X and Y before it goes on.',
+  'reset-while-parking': 'The printer board restarted while the head was moving to its park position. Resume re-heats, homes X and Y and continues from a safe height.',
+};
+
+export function jobReason(reason: string | null | undefined): string {
+  if (!reason) return '';
+  return REASONS[reason] ?? reason;
+}
