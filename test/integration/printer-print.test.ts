@@ -63,11 +63,17 @@ test('unplug mid-print pauses with a resume point; replug is detected and resume
 
     await rig.vp.replug(); // a board reset: the simulator forgot everything
     await rig.waitFor(() => rig.manager.get(p.id).info().state === 'paused', 15_000, 'reconnected, job still paused');
+    const cut = rig.vp.sim.executed.length;
+    rig.vp.sim.physical.minZ = Infinity;
     await rig.manager.get(p.id).resume();
     const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 40_000, 'job end');
     assert.equal(job.state, 'done');
     const all = rig.vp.sim.executed;
-    assert.ok(all.includes('G28 X Y') && all.includes('M109 S200') && all.some((c) => c.startsWith('G92 Z0.3')), 'recovery prelude: heat, home XY, restore Z');
+    const prelude = all.slice(cut, all.indexOf('G28 X Y', cut)).filter((c) => c !== 'M110 N0' && c !== 'M105');
+    assert.deepEqual(prelude.slice(0, 2), ['G91', 'G1 Z10 F600'], 'lifted off the print before anything else (homing X/Y must not drag across it)');
+    assert.ok(prelude.includes('M109 S200'), 're-heated before homing');
+    assert.ok(all.slice(cut).some((c) => c.startsWith('G92 Z10.3 ')) && all.slice(cut).includes('G1 Z-10 F600'), 'recorded Z + lift restored with G92, then lowered');
+    assert.ok(rig.vp.sim.physical.minZ >= 0.3 - 1e-9 && Math.abs(rig.vp.sim.physical.Z - 0.3) < 1e-9, `back at the print height, never below it (Z ${rig.vp.sim.physical.Z}, lowest ${rig.vp.sim.physical.minZ})`);
     assert.ok(all.includes(`G1 X${stored.resume.x} Y${stored.resume.y} F3000`), 'travels back to the recorded XY');
     const moves = all.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
     // Everything from the resume point on was printed after the replug, in order, to the end of the file

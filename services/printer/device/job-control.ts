@@ -14,7 +14,7 @@ import { JobReader, countCommands } from '../jobs/job-reader.ts';
 import type { JobRecord, JobStore, ResumePoint } from '../jobs/job-store.ts';
 import type { PrinterLink } from './link.ts';
 import {
-  MachineState, parkCommands, recoverCommands, recoverParkedCommands, recoverUnconfirmedParkCommands, unparkCommands, type ParkSettings,
+  MachineState, parkCommands, recoverParkedCommands, recoverRaisedCommands, unparkCommands, type ParkSettings,
 } from './machine-state.ts';
 
 export interface JobControlDeps {
@@ -100,9 +100,10 @@ export class JobControl {
     if (!this.deps.link() || (state !== 'paused' && state !== 'idle')) throw conflict('not_connected', 'Printer is not connected');
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
     const park = this.deps.park;
+    // Any other reason (disconnect, service-restart, firmware-reset, reset-while-parking) means a board reset
+    // with the head on the print or somewhere up to one lift above it.
     const cmds = job.reason === 'user' ? unparkCommands(park, point)
-      : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point)
-        : job.reason === 'reset-while-parking' ? recoverUnconfirmedParkCommands(park, point) : recoverCommands(point);
+      : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point) : recoverRaisedCommands(park, point);
     job.state = 'printing'; delete job.reason;
     this.deps.setState('printing');
     await this.deps.link()?.run(cmds, 600_000);
@@ -137,7 +138,7 @@ export class JobControl {
    * user pause must resume with recoverParkedCommands, not a plain un-park. Persisted at once. A wrong guess
    * (native USB, no reset) is harmless: heat, home X/Y and G92 at the parked height the head really is at.
    * If the park was never confirmed (reset while its moves were in flight) the head may or may not be up:
-   * reset-while-parking, which resumes assuming the lower, safe height (recoverUnconfirmedParkCommands).
+   * reset-while-parking, which resumes assuming the lower, safe height (recoverRaisedCommands).
    */
   async boardMayHaveReset(): Promise<void> {
     const job = this.job;

@@ -62,8 +62,8 @@ export const unparkCommands = (p: ParkSettings, s: ResumePoint): string[] =>
   ['G91', `G1 Z-${p.lift} F600`, `G1 E${p.retract} F2400`, 'G90', ...(s.relativeE ? ['M83'] : [])];
 
 /**
- * Resume after the board was reset (unplug, service restart): heat, home X/Y only (homing Z would hit
- * the print), trust the recorded Z, restore E, modes, fan and position, then continue the file.
+ * The core of every recovery after a board reset: heat, home X/Y only (homing Z would hit the print),
+ * trust the recorded Z, restore E, modes, fan and position. Used at a height where homing X/Y is safe.
  */
 export function recoverCommands(s: ResumePoint): string[] {
   const out: string[] = [];
@@ -82,17 +82,19 @@ export function recoverCommands(s: ResumePoint): string[] {
 }
 
 /**
- * Resume after the board was reset while the park moves were in flight (reason reset-while-parking): the
- * lift may or may not have happened — a G1's `ok` means planned, not moved, and oks still in flight die
- * with the reset. So assume the lowest the head can be, the print height: no move can then drive the
- * nozzle into the print; at worst it is up to `lift` higher and the next layer is laid in the air (visible,
- * recoverable), never a crash. Lift first (relative moves need no homing) so homing X/Y does not drag the
- * nozzle across the print, recover as if parked at that lift, then lower back. E is assumed not retracted.
+ * Resume after the board was reset with the head down on the print (unplug, crash, watchdog mid-print) or
+ * while the park moves were in flight (reset-while-parking: the lift may or may not have happened — a G1's
+ * `ok` means planned, not moved, and oks still in flight die with the reset). Either way assume the lowest
+ * the head can be, the print height: no move can then drive the nozzle into the print; after an unconfirmed
+ * park it is at worst up to `lift` higher and the next layer is laid in the air (visible), never a crash.
+ * Lift first (relative moves need no homing) so homing X/Y does not drag the nozzle across the print — as
+ * Marlin's own power-loss recovery does — recover at that height, travel back, then lower by the same amount
+ * (relative, so it is exact even when the file never set Z). E is assumed not retracted.
  */
-export function recoverUnconfirmedParkCommands(p: ParkSettings, s: ResumePoint): string[] {
+export function recoverRaisedCommands(p: ParkSettings, s: ResumePoint): string[] {
   const lifted: ResumePoint = { ...s, z: s.z === null ? null : s.z + p.lift, feedrate: null };
   return ['G91', `G1 Z${p.lift} F600`, 'G90', ...recoverCommands(lifted),
-    ...(s.z !== null ? [`G1 Z${s.z} F600`] : []), ...(s.feedrate !== null ? [`G1 F${s.feedrate}`] : [])];
+    'G91', `G1 Z-${p.lift} F600`, 'G90', ...(s.relativeE ? ['M83'] : []), ...(s.feedrate !== null ? [`G1 F${s.feedrate}`] : [])];
 }
 
 /**

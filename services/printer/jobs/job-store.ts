@@ -58,51 +58,64 @@ const toRecord = (r: Row): JobRecord => ({
 });
 
 export class JobStore {
+  private tail: Promise<unknown> = Promise.resolve();
   private constructor(private readonly db: Db) {}
+
+  /**
+   * One statement at a time, in call order: node-sqlite3 runs statements on worker threads and may finish
+   * them out of order, so a once-a-second "printing" checkpoint could land after the "paused" one written
+   * when the port closed, and a read right after a save could miss it.
+   */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
 
   static async open(file: string): Promise<JobStore> { return new JobStore(await openDb(file, MIGRATIONS)); }
 
-  close(): Promise<void> { return this.db.close(); }
+  close(): Promise<void> { return this.serial(() => this.db.close()); }
 
   /** Startup: a job still "printing" was interrupted by a crash or kill; it becomes resumable. */
   async markInterrupted(): Promise<number> {
     const now = new Date().toISOString();
-    const r = await this.db.run(`UPDATE jobs SET state='paused', reason='service-restart', updated_at=? WHERE state='printing'`, [now]);
+    const r = await this.serial(() => this.db.run(`UPDATE jobs SET state='paused', reason='service-restart', updated_at=? WHERE state='printing'`, [now]));
     return r.changes;
   }
 
   async create(j: { printerId: string; file: string; linesTotal: number; bytesTotal: number }): Promise<JobRecord> {
     const now = new Date().toISOString();
-    const { lastID } = await this.db.run(
+    const { lastID } = await this.serial(() => this.db.run(
       `INSERT INTO jobs (printer_id, file, state, lines_total, bytes_total, started_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
-      [j.printerId, j.file, 'printing', j.linesTotal, j.bytesTotal, now, now]);
+      [j.printerId, j.file, 'printing', j.linesTotal, j.bytesTotal, now, now]));
     return (await this.get(lastID))!;
   }
 
   async save(j: JobRecord): Promise<void> {
     const now = new Date().toISOString();
-    await this.db.run(
-      `UPDATE jobs SET state=?, reason=?, lines_sent=?, bytes_sent=?, resume=?, ended_at=?, updated_at=? WHERE id=?`,
-      [j.state, j.reason ?? null, j.lines_sent, j.bytes_sent, j.resume ? JSON.stringify(j.resume) : null, j.ended_at ?? null, now, j.id]);
+    // Values are taken now, not when the statement runs: the record keeps changing meanwhile.
+    const params = [j.state, j.reason ?? null, j.lines_sent, j.bytes_sent, j.resume ? JSON.stringify(j.resume) : null, j.ended_at ?? null, now, j.id];
+    await this.serial(() => this.db.run(
+      `UPDATE jobs SET state=?, reason=?, lines_sent=?, bytes_sent=?, resume=?, ended_at=?, updated_at=? WHERE id=?`, params));
   }
 
   async get(id: number): Promise<JobRecord | undefined> {
-    const r = await this.db.get<Row>(`SELECT * FROM jobs WHERE id=?`, [id]);
+    const r = await this.serial(() => this.db.get<Row>(`SELECT * FROM jobs WHERE id=?`, [id]));
     return r && toRecord(r);
   }
 
   async latest(printerId: string): Promise<JobRecord | undefined> {
-    const r = await this.db.get<Row>(`SELECT * FROM jobs WHERE printer_id=? ORDER BY id DESC LIMIT 1`, [printerId]);
+    const r = await this.serial(() => this.db.get<Row>(`SELECT * FROM jobs WHERE printer_id=? ORDER BY id DESC LIMIT 1`, [printerId]));
     return r && toRecord(r);
   }
 
   /** Paused jobs whose printer may not be attached right now (shown as "disconnected" printers). */
   async resumable(): Promise<JobRecord[]> {
-    return (await this.db.all<Row>(`SELECT * FROM jobs WHERE state='paused' ORDER BY id`)).map(toRecord);
+    return (await this.serial(() => this.db.all<Row>(`SELECT * FROM jobs WHERE state='paused' ORDER BY id`))).map(toRecord);
   }
 
   async history(limit = 50): Promise<JobRecord[]> {
-    const rows = await this.db.all<Row>(`SELECT * FROM jobs WHERE state IN ('done','cancelled','failed') ORDER BY id DESC LIMIT ?`, [Math.min(Math.max(1, limit), 500)]);
+    const rows = await this.serial(() => this.db.all<Row>(`SELECT * FROM jobs WHERE state IN ('done','cancelled','failed') ORDER BY id DESC LIMIT ?`, [Math.min(Math.max(1, limit), 500)]));
     return rows.map(toRecord);
   }
 }
