@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -230,7 +231,7 @@ describe('CONTRACT "HTTP API": health, login, session, local bypass, Host, Origi
     assertError(host, 401, 'Host: localhost from 127.0.0.2');
   });
 
-  test('local also for socket address ::1 (a web bound to ::1)', async () => {
+  test('local also for socket address ::1 (a web bound to ::1); its plain-HTTP port refuses a foreign Host too', async () => {
     const base = tempDir('contract-v6');
     const web = await startWeb({ dataDir: path.join(base, 'data'), runDir: path.join(base, 'run'), env: { PRINTBOX_BIND: '::1' }, timeoutMs: 60_000 });
     try {
@@ -242,6 +243,16 @@ describe('CONTRACT "HTTP API": health, login, session, local bypass, Host, Origi
       });
       assert.equal(r.status, 200, r.body);
       assert.deepEqual(JSON.parse(r.body), { user: 'local', method: 'local', role: 'admin' });
+      const plain = (host: string) => new Promise<{ status: number; location?: string }>((resolve, reject) => {
+        http.get({ host: '::1', family: 6, port: web.httpPort, path: '/api/health', agent: false, headers: { Host: host } }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+        }).on('error', reject);
+      });
+      assert.equal((await plain('rebind.example')).status, 403, 'HTTP port, foreign Host');
+      const redirect = await plain('[::1]');
+      assert.equal(redirect.status, 301);
+      assert.equal(redirect.location, `https://[::1]:${web.httpsPort}/api/health`);
     } finally {
       await web.stop();
       fs.rmSync(base, { recursive: true, force: true });
