@@ -19,7 +19,7 @@ export interface ManagerDeps {
   store: JobStore;
   files: FileStore;
   log: Logger;
-  printer?: Partial<Pick<PrinterDeps, 'okTimeoutMs' | 'probeTimeoutMs' | 'rxBytes' | 'park'>>;
+  printer?: Partial<Pick<PrinterDeps, 'okTimeoutMs' | 'probeTimeoutMs' | 'rxBytes' | 'park' | 'resumeTimeoutMs'>>;
 }
 
 export class PrinterManager {

@@ -46,7 +46,7 @@ export interface JobInfo {
   printerId: string;
   file: string;
   state: JobState;
-  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "reset-while-parked", "reset-while-parking" … */
+  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "reset-while-parked", "reset-while-parking", "resume-failed" … */
   reason?: string;
   progress: number;      // 0..1 by bytes
   lines_sent: number;

@@ -24,6 +24,8 @@ export interface JobControlDeps {
   log: Logger;
   emit: (ev: PrinterEvent) => void;
   park: ParkSettings;
+  /** How long resume waits for its prelude (heating included) to be acknowledged. */
+  resumeTimeoutMs: number;
   /** The printer's open connection, if any. */
   link: () => PrinterLink | undefined;
   state: () => PrinterState;
@@ -100,13 +102,27 @@ export class JobControl {
     if (!this.deps.link() || (state !== 'paused' && state !== 'idle')) throw conflict('not_connected', 'Printer is not connected');
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
     const park = this.deps.park;
-    // Any other reason (disconnect, service-restart, firmware-reset, reset-while-parking) means a board reset
-    // with the head on the print or somewhere up to one lift above it.
+    // Any other reason (disconnect, service-restart, firmware-reset, reset-while-parking, resume-failed) means
+    // a board reset or an interrupted move, with the head on the print or somewhere up to one lift above it.
     const cmds = job.reason === 'user' ? unparkCommands(park, point)
       : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point) : recoverRaisedCommands(park, point);
     job.state = 'printing'; delete job.reason;
     this.deps.setState('printing');
-    await this.deps.link()?.run(cmds, 600_000);
+    try {
+      await this.deps.link()?.run(cmds, this.deps.resumeTimeoutMs);
+    } catch (e) {
+      // A reset or unplug mid-prelude has already paused the job (onBoardReset/onPortClosed). Otherwise the
+      // prelude timed out: never leave a "printing" job that nothing feeds. Part of it may have run, so the
+      // head is somewhere between where it was and where the prelude would have put it: the next resume
+      // must not trust the park either (resume-failed → lift, re-home X/Y, assume the lower height).
+      if (this.job === job && job.state === 'printing') {
+        job.state = 'paused'; job.reason = 'resume-failed';
+        this.deps.log.warn('resume prelude failed', { id: this.deps.id, job: job.id, error: (e as Error).message });
+        this.deps.setState(this.deps.link() ? 'paused' : 'disconnected');
+        await this.checkpoint(true);
+      }
+      throw e;
+    }
     await this.feed(point.index);
     return this.info()!;
   }

@@ -29,6 +29,8 @@ export interface PrinterDeps {
   probeTimeoutMs?: number;
   rxBytes?: number;
   park?: ParkSettings;
+  /** Resume prelude (re-heat, home, un-park) acknowledgement limit; default 10 min. */
+  resumeTimeoutMs?: number;
 }
 
 /** DTR must stay released long enough for the board's reset capacitor to recharge (≈1 ms RC on an Uno/Mega). */
@@ -50,7 +52,7 @@ export class Printer {
     this.name = deps.id;
     this.jobs = new JobControl({
       id: deps.id, files: deps.files, store: deps.store, log: deps.log, emit: deps.emit,
-      park: deps.park ?? { retract: 2, lift: 10 },
+      park: deps.park ?? { retract: 2, lift: 10 }, resumeTimeoutMs: deps.resumeTimeoutMs ?? 600_000,
       link: () => this.link, state: () => this.state, setState: (s) => this.setState(s),
     });
   }
