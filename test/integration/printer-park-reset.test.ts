@@ -112,3 +112,39 @@ test('unplugged while the lift is still moving: pause answers at once, and after
     assert.ok(Math.abs(rig.vp.sim.physical.Z - Z) < 1e-9, `printing at the print height again (Z ${rig.vp.sim.physical.Z})`);
   } finally { await rig.close(); }
 });
+
+for (const fault of ['reset', 'unplug'] as const) {
+  test(`${fault} while the pause is still draining the firmware: no park is sent, resume continues at the true print height`, { timeout: 60_000 }, async () => {
+    const rig = await createRig({ baud: 115_200, latencyMs: 2, seed: fault === 'reset' ? 24 : 25 });
+    try {
+      const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+      const printer = rig.manager.get(p.id);
+      await rig.files.save('drain.gcode', LINES.join('\n'));
+      const stuck = LINES[1004]!;
+      rig.vp.sim.stallAt((c) => c === stuck); // a move that never finishes: the pause cannot drain
+      await printer.start('drain.gcode');
+      await rig.waitFor(() => rig.vp.sim.executed.includes(LINES[1003]!), 20_000, 'print up to the stuck move');
+      const cut = rig.vp.sim.executed.length;
+      const pausing = printer.pause();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(printer.state, 'paused');
+      const t0 = Date.now();
+      if (fault === 'reset') rig.vp.sim.reset(); else await rig.vp.unplug();
+      const paused = await pausing;
+      assert.ok(Date.now() - t0 < 5000, 'pause answered when the fault came');
+      assert.equal(paused.lines_sent, 1004, 'resume point = the stuck move (never acknowledged)');
+      assert.ok(!rig.vp.sim.executed.slice(cut).includes('G1 Z10 F600'), 'no park sent');
+      assert.ok(Math.abs(rig.vp.sim.physical.Z - Z) < 1e-9, 'the head is still on the print');
+      if (fault === 'unplug') {
+        await rig.waitFor(() => printer.state === 'disconnected', 10_000, 'disconnected');
+        assert.equal((await rig.store.latest(p.id))?.resume?.parked, false);
+        await rig.vp.replug();
+      }
+      await rig.waitFor(() => printer.state === 'paused', 15_000, 'paused');
+      assert.equal(printer.job?.reason, 'reset-while-parking');
+      assert.equal((await rig.store.latest(p.id))?.reason, 'reset-while-parking', 'persisted');
+      await resumeToEnd(rig, printer, 1004);
+      assert.ok(Math.abs(rig.vp.sim.physical.Z - Z) < 1e-9, `printing at the print height again (Z ${rig.vp.sim.physical.Z})`);
+    } finally { await rig.close(); }
+  });
+}

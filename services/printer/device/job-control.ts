@@ -78,16 +78,22 @@ export class JobControl {
     if (job.state !== 'printing') throw conflict('not_printing', 'No print is running');
     this.stopFeeding();
     job.state = 'paused'; job.reason = reason;
+    // Until the park is confirmed the head counts as down on the print (boardMayHaveReset reads `parked`).
+    job.resume = { ...this.machine.point(job.lines_sent, job.bytes_sent), parked: false };
     this.deps.setState('paused');
     await this.deps.link()?.drained(30_000);
     const point: ResumePoint = { ...this.machine.point(job.lines_sent, job.bytes_sent), parked: false };
     job.resume = point;
     // On disk before the park moves leave: a reset, unplug or kill before they are confirmed must not be
-    // resumed as if the head were lifted (boardMayHaveReset reads `parked`).
+    // resumed as if the head were lifted.
     await this.checkpoint(true);
+    const link = this.deps.link();
+    // A reset or unplug while draining took over (reset-while-parking / disconnect): nothing was lifted, and
+    // a park sent to a rebooted board now would move a head its resume no longer expects to be up.
+    if (!link || job.reason !== reason) return this.info()!;
     try {
-      await this.deps.link()?.run(parkCommands(this.deps.park, point), 30_000);
-      point.parked = job.reason === 'user'; // still our pause, not already taken over by a reset
+      await link.run(parkCommands(this.deps.park, point), 30_000);
+      point.parked = job.reason === reason; // still our pause, not taken over by a reset meanwhile
     } catch (e) {
       this.deps.log.warn('park not confirmed', { id: this.deps.id, job: job.id, error: (e as Error).message });
     }
