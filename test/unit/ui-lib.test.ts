@@ -46,10 +46,12 @@ test('display formats', () => {
 });
 
 test('job reasons are explained in words; a firmware error text is shown as it is', () => {
-  for (const r of ['disconnect', 'service-restart', 'firmware-reset', 'reset-while-parked', 'reset-while-parking']) {
+  for (const r of ['disconnect', 'service-restart', 'firmware-reset', 'reset-while-parked', 'reset-while-parking', 'resume-failed']) {
     assert.match(jobReason(r), /hom/, `${r}: tells the user that resume re-homes`);
   }
   assert.match(jobReason('user'), /parked/);
+  assert.match(jobReason('emergency-stop'), /emergency stop/);
+  assert.match(jobReason('firmware-error'), /firmware/);
   assert.equal(jobReason('Thermal Runaway, system stopped! Heater_ID: 0'), 'Thermal Runaway, system stopped! Heater_ID: 0');
   assert.equal(jobReason(undefined), '');
 });

@@ -49,7 +49,12 @@ const REASONS: Record<string, string> = {
   'service-restart': 'PrintBox restarted during the print. Check the print, then resume: X and Y are homed again first.',
   'firmware-reset': 'The printer board restarted during the print. Check the print, then resume: X and Y are homed again first.',
   'reset-while-parked': 'The printer board restarted while the head was parked. Resume re-heats and homes X and Y before it goes on.',
-  'reset-while-parking': 'The printer board restarted while the head was moving to its park position. Resume re-heats, homes X and Y and continues from a safe height.',
+  // The host cannot know whether the lift ran before the reset; resume assumes it did not (never below the print).
+  'reset-while-parking': 'The printer board restarted while the head was moving to its park position. Resume re-heats and homes X and Y; if the head had already been lifted, it may go on up to 10 mm above the print — watch the first moves.',
+  'emergency-stop': 'Stopped by the emergency stop. The printer must be reset before the next print.',
+  'firmware-error': 'The printer firmware reported an error and halted (see the terminal). Check the printer before printing again.',
+  'file-read-error': 'The G-code file could not be read to the end (storage error).',
+  'resume-failed': 'Resuming did not finish: the printer did not confirm the resume moves in time. Check it, then resume again: X and Y are homed again first.',
 };
 
 export function jobReason(reason: string | null | undefined): string {
