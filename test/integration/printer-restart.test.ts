@@ -152,3 +152,42 @@ test('SIGTERM mid-print: the stop stores the exact last acknowledged line (not t
     assert.deepEqual(vp.sim.executed.filter(isMove).slice(-rest.length), rest, 'continued from the stored point to the end, in order');
   } finally { await stack.close(); }
 });
+
+test('SIGTERM while a pause is still draining: the stop stores the paused job at the exact stalled line, and it resumes without touching the print', { timeout: 90_000 }, async () => {
+  const lines = ['M104 S210', 'G28', 'G1 Z0.2 F600', ...gcodeLines(3000)];
+  const stack = await startPrinterStack({
+    tag: 'prestart-drain', printers: { 'vp-1': { baud: 115_200, latencyMs: 2, record: true } },
+    files: { 'drain.gcode': lines.join('\n') },
+  });
+  const { client, until } = stack;
+  const vp = stack.vps['vp-1']!;
+  try {
+    await stack.untilState('vp-1', 'idle');
+    await client.call('jobs.start', { printerId: 'vp-1', file: 'drain.gcode' });
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    vp.sim.stallAt(isMove); // the next move sticks in the planner: the pause waits for the firmware to drain
+    const pausing = client.call('jobs.pause', { printerId: 'vp-1' }, 35_000).catch((e: Error) => e);
+    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).state === 'paused', 10_000, 'pause accepted');
+    await new Promise((r) => setTimeout(r, 300)); // well past the last ok of the lines before the stuck one
+    await stack.stopPrinter('SIGTERM');
+    assert.equal(stack.printer.child.exitCode, 0, 'graceful stop exits 0');
+    await pausing;
+    const ranMoves = vp.sim.executed.filter(isMove).length;
+    const stuck = lines.findIndex((c, i) => isMove(c) && lines.slice(0, i + 1).filter(isMove).length === ranMoves + 1);
+    const stored = await storedJob(stack.dataDir, 'vp-1');
+    assert.equal(stored?.state, 'paused', 'stored as paused by the stop, not left as a printing checkpoint');
+    assert.equal(stored.resume?.parked, false, 'no park was confirmed');
+    assert.equal(stored.resume.index, stuck, 'resume point = the stuck line, the first one not acknowledged');
+    assert.equal(stored.lines_sent, stuck);
+
+    await stack.startPrinter();
+    const back = await stack.untilState('vp-1', 'paused');
+    assert.equal(back.job?.reason, 'reset-while-parking');
+    vp.sim.physical.minZ = Infinity;
+    await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
+    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    assert.equal(done.state, 'done');
+    assert.ok(vp.sim.physical.minZ >= 0.2 - 1e-9, `never below the print (lowest Z ${vp.sim.physical.minZ})`);
+    assert.deepEqual(vp.sim.executed.filter(isMove), lines.filter(isMove), 'every move exactly once, in order');
+  } finally { await stack.close(); }
+});

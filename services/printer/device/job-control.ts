@@ -191,6 +191,13 @@ export class JobControl {
   onPortClosed(shutdown: boolean): void {
     this.feeding = false;
     const job = this.job;
+    // A pause still draining or parking (park not confirmed): its own checkpoint would come after the service
+    // has closed the store on a stop, so the exact last acknowledged line is saved here, where saved() waits.
+    if (job?.state === 'paused' && job.resume?.parked === false) {
+      job.resume = { ...this.machine.point(job.lines_sent, job.bytes_sent), parked: false };
+      this.saving = this.checkpoint(true);
+      return;
+    }
     if (job?.state !== 'printing') return;
     job.state = 'paused'; job.reason = shutdown ? 'service-restart' : 'disconnect';
     job.resume = this.machine.point(job.lines_sent, job.bytes_sent);

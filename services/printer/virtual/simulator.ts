@@ -79,6 +79,8 @@ export class MarlinSimulator {
     this.wireIn = []; this.rx = []; this.partial = ''; this.queue = []; this.busy = false; this.lastN = 0;
     this.halted = false; this.out = []; clearInterval(this.autoreport); this.autoreport = undefined;
     this.heaters.T0.target = 0; this.heaters.B.target = 0; this.waitingHeat = null;
+    // A reset board boots absolute and unhomed at 0,0,0 while the head physically stays where it was.
+    this.relative = false; this.pos = { X: 0, Y: 0, Z: 0, E: 0 };
     this.reply('start');
     this.reply(`echo:Marlin 2.1.2 ${this.opts.name}`);
   }
@@ -275,9 +277,9 @@ export class MarlinSimulator {
         this.physical.minZ = Math.min(this.physical.minZ, this.physical.Z);
         return undefined;
       case 'G28': {
-        this.pos.X = 0; this.pos.Y = 0; this.pos.Z = 0;
+        // `G28 X Y` homes only X and Y: Marlin keeps its idea of Z, and the head does not move in Z.
         const axes = (['X', 'Y', 'Z'] as const).filter((a) => new RegExp(`\\b${a}`).test(cmd.slice(3)));
-        for (const a of axes.length ? axes : (['X', 'Y', 'Z'] as const)) this.physical[a] = 0;
+        for (const a of axes.length ? axes : (['X', 'Y', 'Z'] as const)) { this.pos[a] = 0; this.physical[a] = 0; }
         this.physical.minZ = Math.min(this.physical.minZ, this.physical.Z);
         return undefined;
       }
