@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import readline from 'node:readline';
 import { AppError, badRequest, notFound } from './errors.ts';
 import { commandProblem, stripComment } from '../printer/protocol/gcode.ts';
 
@@ -29,25 +28,50 @@ export function sanitizeName(raw: unknown): string {
   return name;
 }
 
-/** Counts command lines; throws 400 bad_gcode with the first offending line number. */
+/**
+ * Counts command lines; throws 400 bad_gcode with the first offending line number. Lines are split on
+ * LF exactly as the job reader does (a CR is only allowed right before LF), so the count stored here
+ * is the count a print sends: a CR-only file would pass a readline-based check line by line and then
+ * go to the printer as one long line.
+ */
 export async function validateGcode(file: string): Promise<{ lines: number; size: number }> {
   const size = (await fsp.stat(file)).size;
-  const rl = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity });
-  let lines = 0; let n = 0;
-  try {
-    for await (const raw of rl) {
-      n++;
-      if (raw.includes('\0')) throw badRequest('bad_gcode', `Line ${n}: binary data (NUL byte); this is not a G-code text file`);
-      const cmd = stripComment(raw);
-      if (!cmd) continue;
-      const problem = commandProblem(cmd);
-      if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}`);
-      lines++;
-    }
-  } finally { rl.close(); }
+  let lines = 0; let n = 0; let carry = '';
+  const check = (raw: string) => {
+    n++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.includes('\0')) throw badRequest('bad_gcode', `Line ${n}: binary data (NUL byte); this is not a G-code text file`);
+    if (line.includes('\r')) throw badRequest('bad_gcode', `Line ${n}: CR-only line endings (old Mac style); save the file with LF or CRLF line endings`);
+    const cmd = stripComment(line);
+    if (!cmd) return;
+    const problem = commandProblem(cmd);
+    if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}`);
+    lines++;
+  };
+  for await (const chunk of fs.createReadStream(file, { encoding: 'latin1', highWaterMark: 64 * 1024 }) as AsyncIterable<string>) {
+    const text = carry + chunk;
+    let from = 0; let i: number;
+    while ((i = text.indexOf('\n', from)) >= 0) { check(text.slice(from, i)); from = i + 1; }
+    carry = text.slice(from);
+  }
+  if (carry) check(carry);
   if (lines === 0) throw badRequest('bad_gcode', 'The file contains no G-code commands');
   return { lines, size };
 }
+
+/**
+ * The command count stored at upload (see FileStore.import), or undefined when there is none or the
+ * file changed since (size differs). Lets a print start without reading a 300 MB file a second time.
+ */
+export async function storedCommandCount(full: string): Promise<number | undefined> {
+  try {
+    const m = JSON.parse(await fsp.readFile(metaPathOf(full), 'utf8')) as { lines?: unknown; size?: unknown };
+    if (typeof m.lines !== 'number' || !Number.isInteger(m.lines) || m.lines < 0) return undefined;
+    return m.size === (await fsp.stat(full)).size ? m.lines : undefined;
+  } catch { return undefined; }
+}
+
+const metaPathOf = (full: string) => path.join(path.dirname(full), `.${path.basename(full)}.meta`);
 
 export class FileStore {
   constructor(readonly dir: string) {}
@@ -103,7 +127,7 @@ export class FileStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private metaPath(full: string): string { return path.join(path.dirname(full), `.${path.basename(full)}.meta`); }
+  private metaPath(full: string): string { return metaPathOf(full); }
 
   /** Remembered command count, or -1 when unknown (a file copied in by hand). */
   private async linesOf(full: string, size: number): Promise<number> {

@@ -5,6 +5,7 @@
  */
 import fsp from 'node:fs/promises';
 import { stripComment } from '../protocol/gcode.ts';
+import { storedCommandCount } from '../../shared/files.ts';
 import type { JobLine, LineSource } from '../protocol/sender.ts';
 
 const CHUNK = 64 * 1024;
@@ -86,8 +87,14 @@ export class JobReader implements LineSource {
   }
 }
 
-/** Counts command lines of a file (lines_total) without keeping it in memory. */
+/**
+ * Command lines of a file (lines_total): the count stored at upload when the file is unchanged (a
+ * 300 MB file on a Pi takes many seconds to read, and the user waits on "Start print" meanwhile),
+ * else counted here without keeping the file in memory.
+ */
 export async function countCommands(file: string): Promise<number> {
+  const stored = await storedCommandCount(file);
+  if (stored !== undefined) return stored;
   const r = await JobReader.open(file);
   let n = 0;
   for (;;) {

@@ -3,6 +3,7 @@
  * files dir itself, then validated, fsynced and renamed by the shared FileStore. Hostile names and
  * malformed G-code are 400s and leave nothing behind; oversize uploads are 413.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Request, Response } from 'express';
 import type Multer from 'multer';
@@ -12,6 +13,10 @@ import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
 
 export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+const isDiskFull = (e: unknown) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException | undefined)?.code ?? '');
+// 507 Insufficient Storage (RFC 4918): the user can act on it (delete old files), unlike a generic 500.
+const diskFull = () => new AppError('disk_full', 507, 'Not enough free space on the PrintBox for this file. Delete old files and try again.');
 
 const stores = new Map<string, FileStore>();
 export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
@@ -27,14 +32,18 @@ let multerLib: typeof Multer | undefined;
 
 async function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File> {
   const multer = (multerLib ??= (await import('multer')).default);
+  let spool: string | undefined;
   const upload = multer({
-    storage: multer.diskStorage({ destination: store.dir, filename: (_req, _file, cb) => cb(null, path.basename(store.tempPath())) }),
+    storage: multer.diskStorage({ destination: store.dir, filename: (_req, _file, cb) => { spool = store.tempPath(); cb(null, path.basename(spool)); } }),
     limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, parts: 6 },
     // Keep the client's raw name: a hostile "../x" must be refused, not silently trimmed to "x".
     preservePath: true,
   }).single('file');
   return new Promise((resolve, reject) => {
     upload(req, res, (err: unknown) => {
+      // multer only cleans up files it finished writing; a write that failed midway (disk full) stays.
+      if (err && spool) void fs.rm(spool, { force: true });
+      if (isDiskFull(err)) return reject(diskFull());
       if (err instanceof multer.MulterError) {
         if (err.code === 'LIMIT_FILE_SIZE') return reject(new AppError('file_too_large', 413, `Files larger than ${MAX_UPLOAD_BYTES} bytes are not accepted`));
         return reject(badRequest('bad_upload', `Upload rejected: ${err.message} (send one file in the field "file")`));
@@ -56,7 +65,7 @@ export const fileRoutes: Route<WebDeps>[] = [
       // multer decodes the multipart filename as latin1; browsers send UTF-8.
       const original = Buffer.from(file.originalname, 'latin1').toString('utf8');
       const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
-      const info = await store.import(file.path, name);
+      const info = await store.import(file.path, name).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
       return { name: info.name, size: info.size, lines: info.lines };
     },
   },
