@@ -1,0 +1,124 @@
+/**
+ * User QA in a real browser at phone width (390 px), on the device itself (local session): a 40 MB
+ * slicer file uploads with progress and then a "checking" phase, the list shows its line count on one
+ * line, a second large file on a full disk shows the server's words (not a code, not "connection
+ * lost") and leaves no partial file, pause says what it is doing while the printer parks, and the print screen offers a file uploaded
+ * during a print once it ends.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { request } from '../helpers/web.ts';
+import { launch, screenshot, type LaunchedBrowser } from './support.ts';
+import { startUiStack, type UiStack } from './stack.ts';
+
+let stack: UiStack;
+let b: LaunchedBrowser;
+let filesDir = '';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-qa-files-'));
+const pageErrors: string[] = [];
+
+/** `mb` MB of G-code; returns the number of commands. */
+function gcode(file: string, mb: number): number {
+  const lines = Array.from({ length: 10_000 }, (_, i) => `G1 X${(i % 200).toFixed(3)} Y${((i * 7) % 200).toFixed(3)} E${(i * 0.01).toFixed(5)}`);
+  const chunk = Buffer.from(lines.join('\n') + '\n');
+  const fd = fs.openSync(file, 'w');
+  let n = 0;
+  for (let size = 0; size < mb * 1024 * 1024; size += chunk.length) { fs.writeSync(fd, chunk); n++; }
+  fs.closeSync(fd);
+  return n * lines.length;
+}
+
+before(async () => {
+  stack = await startUiStack({
+    printer: true,
+    // A 64 MB files dir: the first 40 MB file fits, the second cannot.
+    seed: (dataDir) => {
+      filesDir = path.join(dataDir, 'files');
+      fs.mkdirSync(filesDir, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'ui-qa-files', filesDir]);
+    },
+  });
+  b = await launch({ phone: true });
+  b.page.on('pageerror', (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await b?.close();
+  if (filesDir) execFileSync('umount', ['-l', filesDir]);
+  await stack?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const local = () => `https://127.0.0.1:${stack.web.httpsPort}`;
+
+test('a 40 MB file uploads with progress, then a checking phase; the list shows its lines on one line', { timeout: 60_000 }, async () => {
+  const file = path.join(work, 'benchy-0.2mm.gcode');
+  const commands = gcode(file, 40);
+  const p = b.page;
+  await p.goto(local() + '/#/files');
+  const phases: string[] = [];
+  // Record what the status line says while the request runs (the checking phase lasts a fraction of a second here).
+  await p.exposeFunction('qaPhase', (t: string) => { phases.push(t); });
+  await p.evaluate(() => {
+    new MutationObserver(() => {
+      const s = document.querySelector('.upload[role=status]');
+      if (s?.textContent) (window as unknown as { qaPhase(t: string): void }).qaPhase(s.textContent.trim());
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
+  await p.getByText(`Uploaded benchy-0.2mm.gcode (${commands.toLocaleString('en-US')} lines).`).waitFor();
+  assert.ok(phases.some((t) => /Uploading benchy-0\.2mm\.gcode… \d+ % of 40\.\d MB/.test(t)), `upload progress shown: ${phases.slice(0, 5).join(' | ')}`);
+  assert.ok(phases.some((t) => /Checking benchy-0\.2mm\.gcode line by line — a large file takes a little while…/.test(t)), `checking phase shown: ${[...new Set(phases)].slice(-5).join(' | ')}`);
+  const lines = p.getByRole('table', { name: 'Uploaded files' }).getByText(/lines$/);
+  const box = (await lines.boundingBox())!;
+  assert.ok(box.height < 24, `"N lines" wraps at 390 px (height ${box.height})`);
+  await screenshot(p, 'ui-qa-files-uploaded');
+});
+
+test('a second large file on a full disk: the server words in the UI, no partial file left', { timeout: 60_000 }, async () => {
+  const file = path.join(work, 'second.gcode');
+  gcode(file, 40);
+  const p = b.page;
+  await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
+  const alert = p.getByRole('alert');
+  await alert.waitFor();
+  assert.match((await alert.textContent())!, /^Upload of second\.gcode failed: Not enough free space on the PrintBox for this file\. Delete old files and try again\.$/);
+  await screenshot(p, 'ui-qa-files-disk-full');
+  assert.deepEqual(fs.readdirSync(filesDir).sort(), ['.benchy-0.2mm.gcode.meta', 'benchy-0.2mm.gcode']);
+});
+
+test('pause and cancel say what they are doing; a file uploaded during a print is offered once it ends', { timeout: 90_000 }, async () => {
+  const p = b.page;
+  await p.goto(local() + '/#/printers/virtual-1');
+  await p.getByRole('button', { name: 'Start print' }).click();
+  const pause = p.getByRole('button', { name: 'Pause' });
+  await pause.waitFor();
+  await pause.click();
+  // Pausing waits for the moves in flight and the park (about a second here, more on a real printer).
+  await p.getByRole('button', { name: 'Pausing…' }).waitFor({ timeout: 5000 });
+  await screenshot(p, 'ui-qa-files-pausing');
+  await p.getByRole('button', { name: 'Resume' }).waitFor();
+
+  // Uploaded elsewhere (another tab, the API) while this screen is open.
+  const boundary = 'qa' + Date.now();
+  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="later.gcode"\r\n\r\nG28\n${'G1 X10 Y10\nG1 X20 Y20\n'.repeat(5000)}\r\n--${boundary}--\r\n`;
+  const up = await request(stack.web, { method: 'POST', path: '/api/files', localAddress: '127.0.0.1', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+  assert.equal(up.status, 201, up.text);
+
+  await p.getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByText('Print cancelled.').waitFor();
+  // No reload: the list is fetched again when the print ends.
+  await p.waitForFunction(() => [...document.querySelectorAll('#print-file option')].some((o) => o.textContent === 'later.gcode'), null, { timeout: 5000 });
+  await p.getByLabel('File to print').selectOption('later.gcode');
+  await p.getByRole('button', { name: 'Start print' }).click();
+  await p.locator('.job .file', { hasText: /^later\.gcode$/ }).waitFor();
+  await p.getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByText('Print cancelled.').waitFor();
+  assert.deepEqual(pageErrors, []);
+});
