@@ -106,6 +106,8 @@ export class JobControl {
     if (job.state !== 'paused') throw conflict('not_paused', 'The job is not paused');
     const state = this.deps.state();
     if (!this.deps.link() || (state !== 'paused' && state !== 'idle')) throw conflict('not_connected', 'Printer is not connected');
+    // Before any prelude moves the head: a file that is gone (deleted by hand) cannot be fed afterwards.
+    await this.deps.files.stat(job.file).catch(() => { throw conflict('file_missing', `“${job.file}” is no longer on the PrintBox; this print cannot be resumed. Cancel it.`); });
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
     const park = this.deps.park;
     // Any other reason (disconnect, service-restart, firmware-reset, reset-while-parking, resume-failed) means

@@ -55,6 +55,22 @@ async function receive(store: FileStore, req: Request, res: Response): Promise<E
   });
 }
 
+/**
+ * A file an unfinished print reads must stay as it is: the printer reopens it at a line index on every
+ * resume, so deleting it strands the job and replacing it resumes in the middle of another print.
+ * With the printer service down there is no running print to protect (its adopted jobs are re-checked
+ * on resume), so uploads and deletes keep working.
+ */
+async function refuseIfPrinting(deps: WebDeps, name: string): Promise<void> {
+  let printers;
+  try { printers = await deps.printer.call('printers.list', {}); } catch (e) {
+    if (e instanceof AppError && e.code === 'service_unavailable') return;
+    throw e;
+  }
+  const user = printers.find((p) => p.job?.file === name && (p.job.state === 'printing' || p.job.state === 'paused'));
+  if (user) throw new AppError('file_in_use', 409, `“${name}” is being printed on ${user.name || user.id}. Cancel that print first.`);
+}
+
 export const fileRoutes: Route<WebDeps>[] = [
   { method: 'get', path: '/files', access: 'files.read', handler: async ({ deps }) => (await fileStoreOf(deps)).list() },
   {
@@ -65,12 +81,18 @@ export const fileRoutes: Route<WebDeps>[] = [
       // multer decodes the multipart filename as latin1; browsers send UTF-8.
       const original = Buffer.from(file.originalname, 'latin1').toString('utf8');
       const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
+      try { await refuseIfPrinting(deps, sanitizeName(name)); } catch (e) { await fs.rm(file.path, { force: true }); throw e; }
       const info = await store.import(file.path, name).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
       return { name: info.name, size: info.size, lines: info.lines };
     },
   },
   {
     method: 'delete', path: '/files/:name', access: 'files.write',
-    handler: async ({ req, deps }) => { await (await fileStoreOf(deps)).remove(sanitizeName(req.params.name)); return undefined; },
+    handler: async ({ req, deps }) => {
+      const name = sanitizeName(req.params.name);
+      await refuseIfPrinting(deps, name);
+      await (await fileStoreOf(deps)).remove(name);
+      return undefined;
+    },
   },
 ];
