@@ -29,25 +29,28 @@ export function lineReader(stdin: NodeJS.ReadableStream): () => Promise<string |
   };
 }
 
+/** The visible prompt is always followed by a hidden one, so the terminal stays raw in between. */
 export function askVisible(io: Io, question: string): Promise<string> {
-  return readTty(io, question, true);
+  return readTty(io, question, true, true);
 }
 
 export function askHidden(io: Io, question: string): Promise<string> {
-  return readTty(io, question, false);
+  return readTty(io, question, false, false);
 }
 
-function readTty(io: Io, question: string, echo: boolean): Promise<string> {
+function readTty(io: Io, question: string, echo: boolean, keepRaw: boolean): Promise<string> {
   const { stdin, stderr } = io;
   return new Promise((resolve, reject) => {
     let value = '';
-    stderr.write(question);
+    // Raw (no kernel echo) before the prompt is shown: whatever is typed once it is visible — or typed ahead
+    // while the previous answer was being handled — is never echoed by the terminal itself.
     stdin.setRawMode(true);
+    stderr.write(question);
     stdin.setEncoding('utf8');
     stdin.resume();
     const finish = (err?: AppError) => {
       stdin.off('data', onData);
-      stdin.setRawMode(false);
+      if (!keepRaw || err) stdin.setRawMode(false);
       stdin.pause();
       stderr.write('\n');
       if (err) reject(err); else resolve(value);
