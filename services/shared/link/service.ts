@@ -30,6 +30,8 @@ export interface CloudStatus {
   /** Whether the cloud accepted our device token at the last check (only when linked). */
   connected?: boolean;
   firstboot?: FirstbootRecord;
+  /** False when no cloud URL is configured: linking cannot work, so the UI offers no link form. */
+  cloud_configured: boolean;
 }
 
 // OWASP's argon2id baseline (19 MiB, t=2): affordable on a Pi Zero 2 W, where 64 MiB would hurt.
@@ -48,6 +50,7 @@ export class CloudLink {
       ...(r.owner && r.state === 'linked' ? { owner: r.owner } : {}),
       ...(r.state === 'linked' && this.connected !== undefined ? { connected: this.connected } : {}),
       ...(fb ? { firstboot: fb } : {}),
+      cloud_configured: this.deps.cloud() !== null,
     };
   }
 
