@@ -3,7 +3,7 @@
  * slicer file uploads with progress and then a "checking" phase, the list shows its line count on one
  * line, a second large file on a full disk shows the server's words (not a code, not "connection
  * lost") and leaves no partial file, pause says what it is doing while the printer parks, and the print screen offers a file uploaded
- * during a print once it ends.
+ * during a print once it ends, and a file prints straight from the list.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -76,6 +76,8 @@ test('a 40 MB file uploads with progress, then a checking phase; the list shows 
   const lines = p.getByRole('table', { name: 'Uploaded files' }).getByText(/lines$/);
   const box = (await lines.boundingBox())!;
   assert.ok(box.height < 24, `"N lines" wraps at 390 px (height ${box.height})`);
+  const width = await p.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `the files list with its Print/Delete actions is ${width} px wide at 390 px`);
   await screenshot(p, 'ui-qa-files-uploaded');
 });
 
@@ -116,6 +118,22 @@ test('pause and cancel say what they are doing; a file uploaded during a print i
   await p.waitForFunction(() => [...document.querySelectorAll('#print-file option')].some((o) => o.textContent === 'later.gcode'), null, { timeout: 5000 });
   await p.getByLabel('File to print').selectOption('later.gcode');
   await p.getByRole('button', { name: 'Start print' }).click();
+  await p.locator('.job .file', { hasText: /^later\.gcode$/ }).waitFor();
+  await p.getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByText('Print cancelled.').waitFor();
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a file prints straight from the files list, after a confirmation', { timeout: 60_000 }, async () => {
+  const p = b.page;
+  await p.goto(local() + '/#/files');
+  await p.getByRole('button', { name: 'Print later.gcode on PrintBox Virtual 1' }).click();
+  const dialog = p.getByRole('dialog');
+  await dialog.getByText('PrintBox Virtual 1 starts printing it now.').waitFor();
+  await screenshot(p, 'ui-qa-files-print-confirm');
+  await dialog.getByRole('button', { name: 'Start print' }).click();
+  await p.waitForURL(/#\/printers\/virtual-1$/);
   await p.locator('.job .file', { hasText: /^later\.gcode$/ }).waitFor();
   await p.getByRole('button', { name: 'Cancel print' }).click();
   await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
