@@ -18,7 +18,8 @@ import { request, startWeb, tempDir, type WebServer } from '../helpers/web.ts';
 const peakKb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 /** Streams `file` as a multipart upload from disk (the test must not hold 120 MB either). */
-function upload(web: WebServer, file: string, name: string): Promise<{ status: number; json: Record<string, unknown> }> {
+function upload(web: WebServer, file: string, name: string, opts: { chunked?: boolean } = {}): Promise<{ status: number; json: Record<string, unknown>; ms: number }> {
+  const t0 = Date.now();
   const boundary = '----qa' + Math.random().toString(16).slice(2);
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
@@ -26,12 +27,16 @@ function upload(web: WebServer, file: string, name: string): Promise<{ status: n
     const req = https.request({
       host: '127.0.0.1', port: web.httpsPort, path: '/api/files', method: 'POST', ca: web.ca, servername: '',
       checkServerIdentity: () => undefined, localAddress: '127.0.0.1',
-      headers: { Host: `127.0.0.1:${web.httpsPort}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(head.length + fs.statSync(file).size + tail.length) },
+      headers: {
+        Host: `127.0.0.1:${web.httpsPort}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        // Chunked (no length) is how a streaming client sends: the server cannot refuse it up front.
+        ...(opts.chunked ? {} : { 'Content-Length': String(head.length + fs.statSync(file).size + tail.length) }),
+      },
     }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { text += c; });
-      res.on('end', () => { try { resolve({ status: res.statusCode!, json: JSON.parse(text) as Record<string, unknown> }); } catch (e) { reject(e); } });
+      res.on('end', () => { try { resolve({ status: res.statusCode!, json: JSON.parse(text) as Record<string, unknown>, ms: Date.now() - t0 }); } catch (e) { reject(e); } });
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
       // The server may answer (disk full) and close before the whole body is sent.
@@ -128,7 +133,7 @@ test('old-Mac CR-only line endings are refused at upload (the sender splits on L
   assert.deepEqual(fs.readdirSync(dir).sort(), ['.crlf.gcode.meta', 'crlf.gcode']);
 });
 
-test('disk full during an upload: 507 with a clear message, no partial file', { timeout: 60_000 }, async (t) => {
+test('disk full: refused up front when the size is known, 507 midway when it is not; never a partial file', { timeout: 60_000 }, async (t) => {
   const dir = tempDir('qa-full');
   const dataDir = path.join(dir, 'data'); const runDir = path.join(dir, 'run');
   const files = path.join(dataDir, 'files');
@@ -139,12 +144,15 @@ test('disk full during an upload: 507 with a clear message, no partial file', { 
   t.after(() => web.stop());
   const src = path.join(dir, 'big.gcode');
   bigGcode(src, 8);
-  const r = await upload(web, src, 'big.gcode');
-  assert.equal(r.status, 507, JSON.stringify(r.json));
-  const err = r.json.error as { code: string; message: string };
-  assert.equal(err.code, 'disk_full');
-  assert.match(err.message, /space/i);
-  assert.deepEqual(fs.readdirSync(files), [], 'the partial spool file is removed');
+  for (const chunked of [false, true]) {
+    const r = await upload(web, src, 'big.gcode', { chunked });
+    assert.equal(r.status, 507, JSON.stringify(r.json));
+    const err = r.json.error as { code: string; message: string };
+    assert.equal(err.code, 'disk_full');
+    assert.match(err.message, /Not enough free space on the PrintBox/);
+    assert.deepEqual(fs.readdirSync(files), [], `the partial spool file is removed (chunked: ${chunked})`);
+    t.diagnostic(`chunked=${chunked}: 507 after ${r.ms} ms`);
+  }
   // The box still works afterwards: a small file fits.
   const small = path.join(dir, 'small.gcode');
   fs.writeFileSync(small, 'G28\nM84\n');
