@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { test } from 'node:test';
-import { countCommands } from '../../services/printer/jobs/job-reader.ts';
+import { JobReader, countCommands } from '../../services/printer/jobs/job-reader.ts';
+import type { JobLine } from '../../services/printer/protocol/sender.ts';
 import { FileStore } from '../../services/shared/files.ts';
 import { request, startWeb, tempDir, type WebServer } from '../helpers/web.ts';
 
@@ -157,4 +158,27 @@ test('disk full: refused up front when the size is known, 507 midway when it is 
   const small = path.join(dir, 'small.gcode');
   fs.writeFileSync(small, 'G28\nM84\n');
   assert.equal((await upload(web, small, 'small.gcode')).status, 201);
+});
+
+test('resume seeks to the stored byte offset instead of re-reading the file, and falls back when it does not fit', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('qa-seek');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'big.gcode');
+  const total = bigGcode(file, 60);
+  const first = async (index: number, byte?: number) => {
+    const t0 = Date.now();
+    const r = await JobReader.open(file, index, byte);
+    try { return { line: r.next(), ms: Date.now() - t0 }; } finally { await r.close(); }
+  };
+  // The resume point of a job stopped after command k: index k+1, byte = end of command k.
+  const k = total - 1000;
+  const full = await first(k);
+  const point = full.line as JobLine;
+  const next = await first(k + 1);
+  const seek = await first(k + 1, point.byteEnd);
+  assert.deepEqual(seek.line, next.line, 'same next command, index and byte end as reading through');
+  assert.ok(seek.ms < 50 && seek.ms * 5 < next.ms, `seek ${seek.ms} ms vs read-through ${next.ms} ms`);
+  t.diagnostic(`resume near the end of 60 MB: seek ${seek.ms} ms, read-through ${next.ms} ms`);
+  // A byte that is not a line end (file edited by hand) is not trusted: read through and count.
+  assert.deepEqual((await first(k + 1, point.byteEnd + 3)).line, next.line);
 });

@@ -131,7 +131,7 @@ export class JobControl {
       }
       throw e;
     }
-    await this.feed(point.index);
+    await this.feed(point.index, point.byteOffset);
     return this.info()!;
   }
 
@@ -228,10 +228,10 @@ export class JobControl {
 
   private requireJob(): JobRecord { if (!this.job) throw notFound('Job'); return this.job; }
 
-  private async feed(index: number): Promise<void> {
+  private async feed(index: number, byteOffset = 0): Promise<void> {
     const job = this.requireJob();
     await this.reader?.close();
-    this.reader = await JobReader.open(this.deps.files.path(job.file), index);
+    this.reader = await JobReader.open(this.deps.files.path(job.file), index, byteOffset);
     job.state = 'printing';
     this.runStart = { at: Date.now(), progress: job.progress };
     this.feeding = true;
