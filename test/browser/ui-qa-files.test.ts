@@ -81,10 +81,17 @@ test('a 40 MB file uploads with progress, then a checking phase; the list shows 
   await screenshot(p, 'ui-qa-files-uploaded');
 });
 
-test('a second large file on a full disk: the server words in the UI, no partial file left', { timeout: 60_000 }, async () => {
+test('replacing asks first; a second large file on a full disk: the server words in the UI, no partial file left', { timeout: 60_000 }, async () => {
   const file = path.join(work, 'second.gcode');
   gcode(file, 40);
   const p = b.page;
+  // The same name again asks before replacing; "Go back" uploads nothing.
+  await p.getByLabel('Choose a G-code file to upload').setInputFiles(path.join(work, 'benchy-0.2mm.gcode'));
+  const dialog = p.getByRole('dialog');
+  await dialog.getByText('A file with this name is already on the PrintBox. The upload replaces it.').waitFor();
+  await dialog.getByRole('button', { name: 'Go back' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await p.locator('.upload').count(), 0, 'nothing is uploading');
   await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
   const alert = p.getByRole('alert');
   await alert.waitFor();
