@@ -70,6 +70,8 @@ test('a 40 MB file uploads with progress, then a checking phase; the list shows 
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
   await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
+  // A second file cannot be chosen while one uploads (it used to be ignored without a word).
+  await p.locator('input[type=file]:disabled').waitFor({ state: 'attached', timeout: 2000 });
   await p.getByText(`Uploaded benchy-0.2mm.gcode (${commands.toLocaleString('en-US')} lines).`).waitFor();
   assert.ok(phases.some((t) => /Uploading benchy-0\.2mm\.gcode… \d+ % of 40\.\d MB/.test(t)), `upload progress shown: ${phases.slice(0, 5).join(' | ')}`);
   assert.ok(phases.some((t) => /Checking benchy-0\.2mm\.gcode line by line — a large file takes a little while…/.test(t)), `checking phase shown: ${[...new Set(phases)].slice(-5).join(' | ')}`);
