@@ -13,6 +13,8 @@ import { commandProblem, stripComment } from '../printer/protocol/gcode.ts';
 
 export interface FileInfo { name: string; size: number; lines: number; modified: string }
 
+/** EF BB BF read as latin1. */
+export const UTF8_BOM_LATIN1 = '\xef\xbb\xbf';
 const EXTENSIONS = /\.(gcode|gco|g)$/i;
 const MAX_NAME = 120;
 
@@ -48,8 +50,11 @@ export async function validateGcode(file: string): Promise<{ lines: number; size
     if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}`);
     lines++;
   };
+  let first = true;
   for await (const chunk of fs.createReadStream(file, { encoding: 'latin1', highWaterMark: 64 * 1024 }) as AsyncIterable<string>) {
-    const text = carry + chunk;
+    // A UTF-8 byte order mark (Windows editors) is not part of line 1; the job reader skips it too.
+    const text = carry + (first && chunk.startsWith(UTF8_BOM_LATIN1) ? chunk.slice(3) : chunk);
+    first = false;
     let from = 0; let i: number;
     while ((i = text.indexOf('\n', from)) >= 0) { check(text.slice(from, i)); from = i + 1; }
     carry = text.slice(from);

@@ -182,3 +182,19 @@ test('resume seeks to the stored byte offset instead of re-reading the file, and
   // A byte that is not a line end (file edited by hand) is not trusted: read through and count.
   assert.deepEqual((await first(k + 1, point.byteEnd + 3)).line, next.line);
 });
+
+test('a UTF-8 byte order mark (Windows editors) is accepted and never sent to the printer', async (t) => {
+  const dir = tempDir('qa-bom');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir);
+  await store.init();
+  for (const [name, text] of [['comment.gcode', '; exported by Notepad\nG28\nG1 X10\n'], ['command.gcode', 'G28\nG1 X10\n']] as const) {
+    const info = await store.save(name, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+    assert.equal(info.lines, 2, name);
+    fs.rmSync(path.join(dir, `.${name}.meta`)); // count by reading, as for a file copied in by hand
+    assert.equal(await countCommands(store.path(name)), 2, name);
+    const r = await JobReader.open(store.path(name));
+    assert.equal((r.next() as JobLine).cmd, 'G28', `${name}: the first command goes out without the BOM`);
+    await r.close();
+  }
+});

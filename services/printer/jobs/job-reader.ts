@@ -34,6 +34,10 @@ export class JobReader implements LineSource {
   static async open(file: string, startIndex = 0, startByte = 0): Promise<JobReader> {
     const r = new JobReader(file, startIndex);
     r.fh = await fsp.open(file, 'r');
+    // A UTF-8 byte order mark (Windows editors) would otherwise be sent as part of the first command.
+    const bom = Buffer.alloc(3);
+    const { bytesRead } = await r.fh.read(bom, 0, 3, 0);
+    if (bytesRead === 3 && bom.equals(Buffer.from([0xef, 0xbb, 0xbf]))) r.pos = 3;
     if (startIndex > 0 && startByte > 0) {
       const b = Buffer.alloc(1);
       const { bytesRead } = await r.fh.read(b, 0, 1, startByte - 1);
