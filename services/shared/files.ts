@@ -91,6 +91,23 @@ export class FileStore {
     return full;
   }
 
+  /**
+   * Removes spool files of uploads whose process is gone (power cut or crash mid-upload): hidden, they
+   * would hold up to 512 MB of the SD card forever. A spool of a live process (EPERM = alive, another
+   * user) is an upload in progress and stays. Returns the names removed.
+   */
+  async sweepSpool(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await fsp.readdir(this.dir)) {
+      const pid = Number(/^\.upload-(\d+)-/.exec(name)?.[1]);
+      if (!pid) continue;
+      try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue; }
+      await fsp.rm(path.join(this.dir, name), { force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
+
   /** Where uploads are spooled before validation (same filesystem, so the final rename is atomic). */
   tempPath(): string { return path.join(this.dir, `.upload-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`); }
 

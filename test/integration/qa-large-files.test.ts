@@ -198,3 +198,28 @@ test('a UTF-8 byte order mark (Windows editors) is accepted and never sent to th
     await r.close();
   }
 });
+
+test('a web killed mid-upload leaves a hidden spool file; the next start removes it (not one of a live upload)', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('qa-sweep');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = path.join(dir, 'data'); const runDir = path.join(dir, 'run');
+  const files = path.join(dataDir, 'files');
+  fs.mkdirSync(files, { recursive: true }); fs.mkdirSync(runDir);
+  const src = path.join(dir, 'big.gcode');
+  bigGcode(src, 30);
+  const web = await startWeb({ dataDir, runDir });
+  // Never answered: the server dies mid-body (upload() ignores the resulting EPIPE/ECONNRESET).
+  void upload(web, src, 'big.gcode', { chunked: true }).catch(() => undefined);
+  const spool = () => fs.readdirSync(files).filter((f) => f.startsWith('.upload-'));
+  for (let i = 0; i < 200 && spool().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(spool().length, 1, 'the upload is being spooled');
+  web.child.kill('SIGKILL');
+  await web.stop();
+  assert.equal(spool().length, 1, 'the killed upload left its spool file');
+  // A spool owned by a live process (pid 1 here) is an upload in progress elsewhere: kept.
+  fs.writeFileSync(path.join(files, '.upload-1-live'), 'G28\n');
+  const again = await startWeb({ dataDir, runDir });
+  t.after(() => again.stop());
+  assert.equal((await request(again, { path: '/api/files', localAddress: '127.0.0.1' })).status, 200);
+  assert.deepEqual(spool(), ['.upload-1-live']);
+});
