@@ -94,14 +94,16 @@ export class FileStore {
   /**
    * Removes spool files of uploads whose process is gone (power cut or crash mid-upload): hidden, they
    * would hold up to 512 MB of the SD card forever. A spool of a live process (EPERM = alive, another
-   * user) is an upload in progress and stays. Returns the names removed.
+   * user) written to within a day is an upload in progress and stays. Returns the names removed.
    */
   async sweepSpool(): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await fsp.readdir(this.dir)) {
       const pid = Number(/^\.upload-(\d+)-/.exec(name)?.[1]);
       if (!pid) continue;
-      try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue; }
+      // After a reboot the pid may belong to something else: a day without a write is no upload either.
+      const stale = await fsp.stat(path.join(this.dir, name)).then((st) => Date.now() - st.mtimeMs > 86_400_000, () => false);
+      if (!stale) try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue; }
       await fsp.rm(path.join(this.dir, name), { force: true });
       removed.push(name);
     }

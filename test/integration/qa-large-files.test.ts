@@ -218,6 +218,9 @@ test('a web killed mid-upload leaves a hidden spool file; the next start removes
   assert.equal(spool().length, 1, 'the killed upload left its spool file');
   // A spool owned by a live process (pid 1 here) is an upload in progress elsewhere: kept.
   fs.writeFileSync(path.join(files, '.upload-1-live'), 'G28\n');
+  // …unless nothing wrote to it for over a day (the pid was reused after a reboot).
+  fs.writeFileSync(path.join(files, '.upload-1-old'), 'G28\n');
+  fs.utimesSync(path.join(files, '.upload-1-old'), new Date(Date.now() - 2 * 86_400_000), new Date(Date.now() - 2 * 86_400_000));
   const again = await startWeb({ dataDir, runDir });
   t.after(() => again.stop());
   assert.equal((await request(again, { path: '/api/files', localAddress: '127.0.0.1' })).status, 200);
