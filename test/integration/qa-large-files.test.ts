@@ -226,3 +226,26 @@ test('a web killed mid-upload leaves a hidden spool file; the next start removes
   assert.equal((await request(again, { path: '/api/files', localAddress: '127.0.0.1' })).status, 200);
   assert.deepEqual(spool(), ['.upload-1-live']);
 });
+
+test('an upload announced larger than the 512 MB limit is refused before any of it is sent', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir('qa-413');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dataDir = path.join(dir, 'data'); const runDir = path.join(dir, 'run');
+  fs.mkdirSync(dataDir); fs.mkdirSync(runDir);
+  const web = await startWeb({ dataDir, runDir });
+  t.after(() => web.stop());
+  const t0 = Date.now();
+  const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: web.httpsPort, path: '/api/files', method: 'POST', ca: web.ca, servername: '',
+      checkServerIdentity: () => undefined, localAddress: '127.0.0.1',
+      headers: { Host: `127.0.0.1:${web.httpsPort}`, 'Content-Type': 'multipart/form-data; boundary=x', 'Content-Length': String(600 * 1024 * 1024) },
+    }, (res) => { let text = ''; res.on('data', (c: Buffer) => { text += c.toString(); }); res.on('end', () => { req.destroy(); resolve({ status: res.statusCode!, text }); }); });
+    req.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') reject(e); });
+    req.write('--x\r\nContent-Disposition: form-data; name="file"; filename="huge.gcode"\r\n\r\nG28\n'); // and nothing more
+  });
+  assert.equal(reply.status, 413, reply.text);
+  assert.deepEqual(JSON.parse(reply.text), { error: { code: 'file_too_large', message: 'Files larger than 512 MB are not accepted' } });
+  assert.ok(Date.now() - t0 < 5000);
+  assert.deepEqual(fs.readdirSync(path.join(dataDir, 'files')), []);
+});

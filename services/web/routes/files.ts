@@ -14,6 +14,7 @@ import type { Route } from '../route-types.ts';
 
 export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
+const tooLarge = () => new AppError('file_too_large', 413, `Files larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB are not accepted`);
 const isDiskFull = (e: unknown) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException | undefined)?.code ?? '');
 // 507 Insufficient Storage (RFC 4918): the user can act on it (delete old files), unlike a generic 500.
 const diskFull = () => new AppError('disk_full', 507, 'Not enough free space on the PrintBox for this file. Delete old files and try again.');
@@ -50,7 +51,7 @@ async function receive(store: FileStore, req: Request, res: Response): Promise<E
       if (err && spool) void fs.rm(spool, { force: true });
       if (isDiskFull(err)) return reject(diskFull());
       if (err instanceof multer.MulterError) {
-        if (err.code === 'LIMIT_FILE_SIZE') return reject(new AppError('file_too_large', 413, `Files larger than ${MAX_UPLOAD_BYTES} bytes are not accepted`));
+        if (err.code === 'LIMIT_FILE_SIZE') return reject(tooLarge());
         return reject(badRequest('bad_upload', `Upload rejected: ${err.message} (send one file in the field "file")`));
       }
       if (err) return reject(badRequest('bad_upload', 'The upload could not be read'));
@@ -84,6 +85,8 @@ export const fileRoutes: Route<WebDeps>[] = [
       const store = await fileStoreOf(deps);
       // Refuse at once what cannot fit, rather than after minutes of uploading 300 MB over Wi-Fi.
       const length = Number(req.headers['content-length']);
+      // 64 KiB for the multipart headers around the file.
+      if (length > MAX_UPLOAD_BYTES + 65_536) throw tooLarge();
       if (length > 0) {
         const fsStat = await fs.statfs(store.dir);
         if (length > fsStat.bavail * fsStat.bsize) throw diskFull();
