@@ -111,6 +111,8 @@ test('pause and cancel say what they are doing; a file uploaded during a print i
   await pause.click();
   // Pausing waits for the moves in flight and the park (about a second here, more on a real printer).
   await p.getByRole('button', { name: 'Pausing…' }).waitFor({ timeout: 5000 });
+  // …and the job does not claim "parked" before it is.
+  await p.getByText('Pausing: the printer finishes the moves already sent, then parks the head…').waitFor({ timeout: 5000 });
   await screenshot(p, 'ui-qa-files-pausing');
   await p.getByRole('button', { name: 'Resume' }).waitFor();
 
