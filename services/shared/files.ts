@@ -47,7 +47,8 @@ export async function validateGcode(file: string): Promise<{ lines: number; size
     const cmd = stripComment(line);
     if (!cmd) return;
     const problem = commandProblem(cmd);
-    if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}`);
+    // The line itself (as UTF-8, shortened) lets the user find it in a file of millions of lines.
+    if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}: “${shorten(Buffer.from(cmd, 'latin1').toString('utf8'))}”`);
     lines++;
   };
   let first = true;
@@ -76,6 +77,7 @@ export async function storedCommandCount(full: string): Promise<number | undefin
   } catch { return undefined; }
 }
 
+const shorten = (t: string) => (t.length > 40 ? `${t.slice(0, 40)}…` : t);
 const metaPathOf = (full: string) => path.join(path.dirname(full), `.${path.basename(full)}.meta`);
 
 export class FileStore {

@@ -249,3 +249,15 @@ test('an upload announced larger than the 512 MB limit is refused before any of 
   assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(fs.readdirSync(path.join(dataDir, 'files')), []);
 });
+
+test('a refused line is quoted (as UTF-8, shortened) so it can be found in a large file', async (t) => {
+  const dir = tempDir('qa-msg');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir);
+  await store.init();
+  await assert.rejects(store.save('m117.gcode', 'G28\nM117 Drucke Würfel ; comment\n'),
+    { message: 'Line 2: non-ASCII character in command: “M117 Drucke Würfel”' });
+  await assert.rejects(store.save('long.gcode', `G28\nG1 X${'1'.repeat(100)}\n`),
+    { message: `Line 2: command longer than 80 characters: “G1 X${'1'.repeat(36)}…”` });
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
