@@ -50,3 +50,14 @@ test('without a cloud URL the cloud screen explains offline use and offers no li
   assert.equal(await p.getByRole('button', { name: 'Link to cloud' }).count(), 0);
   assert.equal(await p.getByLabel('Cloud account email').count(), 0);
 });
+
+test('the terminal example command gets a visible answer', async () => {
+  const p = b.page;
+  await p.goto(`${local()}/#/printers/virtual-1`);
+  const input = p.getByRole('textbox', { name: 'G-code command' });
+  // The placeholder is what a first-time user types; its answer must show (M105's "ok T:…" is not echoed).
+  const example = /e\.g\. (\S+)/.exec((await input.getAttribute('placeholder')) ?? '')![1]!;
+  await input.fill(example);
+  await p.getByRole('button', { name: 'Send', exact: true }).click();
+  await p.getByLabel('Printer communication log').getByText(/^< X:/).first().waitFor();
+});
