@@ -77,6 +77,14 @@ export async function storedCommandCount(full: string): Promise<number | undefin
   } catch { return undefined; }
 }
 
+/**
+ * Stores a command count found by reading a file that had none (copied in by hand), so the next start
+ * and the listing need not read it again. Best effort: a read-only files dir only costs the re-count.
+ */
+export async function rememberCommandCount(full: string, lines: number, size: number): Promise<void> {
+  await fsp.writeFile(metaPathOf(full), JSON.stringify({ lines, size }), { mode: 0o660 }).catch(() => undefined);
+}
+
 const shorten = (t: string) => (t.length > 40 ? `${t.slice(0, 40)}…` : t);
 const metaPathOf = (full: string) => path.join(path.dirname(full), `.${path.basename(full)}.meta`);
 

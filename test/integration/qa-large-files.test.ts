@@ -112,9 +112,10 @@ test('the stored command count is only trusted while the file is unchanged', asy
   // Replaced by hand (scp): the size no longer matches, so the file is counted again.
   fs.appendFileSync(store.path('a.gcode'), 'G1 X2\n');
   assert.equal(await countCommands(store.path('a.gcode')), 4);
-  // Copied in with no count at all.
+  // Copied in with no count at all: counted once, then remembered (the listing shows it too).
   fs.writeFileSync(path.join(dir, 'b.gcode'), 'G28\nM84\n');
   assert.equal(await countCommands(path.join(dir, 'b.gcode')), 2);
+  assert.deepEqual((await store.list()).map((f) => [f.name, f.lines]), [['a.gcode', 4], ['b.gcode', 2]]);
 });
 
 test('old-Mac CR-only line endings are refused at upload (the sender splits on LF) and leave nothing', async (t) => {

@@ -5,7 +5,7 @@
  */
 import fsp from 'node:fs/promises';
 import { stripComment } from '../protocol/gcode.ts';
-import { storedCommandCount } from '../../shared/files.ts';
+import { rememberCommandCount, storedCommandCount } from '../../shared/files.ts';
 import type { JobLine, LineSource } from '../protocol/sender.ts';
 
 const CHUNK = 64 * 1024;
@@ -109,6 +109,7 @@ export class JobReader implements LineSource {
 export async function countCommands(file: string): Promise<number> {
   const stored = await storedCommandCount(file);
   if (stored !== undefined) return stored;
+  const { size } = await fsp.stat(file);
   const r = await JobReader.open(file);
   let n = 0;
   for (;;) {
@@ -118,5 +119,7 @@ export async function countCommands(file: string): Promise<number> {
     n++;
   }
   await r.close();
+  // Unless the file changed while it was read (then the count belongs to neither version).
+  if ((await fsp.stat(file)).size === size) await rememberCommandCount(file, n, size);
   return n;
 }
