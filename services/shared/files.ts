@@ -104,11 +104,16 @@ export class FileStore {
   /**
    * Removes spool files of uploads whose process is gone (power cut or crash mid-upload): hidden, they
    * would hold up to 512 MB of the SD card forever. A spool of a live process (EPERM = alive, another
-   * user) written to within a day is an upload in progress and stays. Returns the names removed.
+   * user) written to within a day is an upload in progress and stays. Also drops counts (.meta) whose
+   * file is gone. Returns the names removed.
    */
   async sweepSpool(): Promise<string[]> {
     const removed: string[] = [];
-    for (const name of await fsp.readdir(this.dir)) {
+    const names = await fsp.readdir(this.dir);
+    for (const name of names) {
+      // A count whose file was removed by hand would be trusted for a later file of the same name and size.
+      const counted = /^\.(.+)\.meta$/.exec(name)?.[1];
+      if (counted && !names.includes(counted)) { await fsp.rm(path.join(this.dir, name), { force: true }); removed.push(name); continue; }
       const pid = Number(/^\.upload-(\d+)-/.exec(name)?.[1]);
       if (!pid) continue;
       // After a reboot the pid may belong to something else: a day without a write is no upload either.

@@ -222,10 +222,14 @@ test('a web killed mid-upload leaves a hidden spool file; the next start removes
   // …unless nothing wrote to it for over a day (the pid was reused after a reboot).
   fs.writeFileSync(path.join(files, '.upload-1-old'), 'G28\n');
   fs.utimesSync(path.join(files, '.upload-1-old'), new Date(Date.now() - 2 * 86_400_000), new Date(Date.now() - 2 * 86_400_000));
+  fs.writeFileSync(path.join(files, '.gone.gcode.meta'), '{"lines":2,"size":8}'); // its file was deleted by hand
+  fs.writeFileSync(path.join(files, 'kept.gcode'), 'G28\nM84\n');
+  fs.writeFileSync(path.join(files, '.kept.gcode.meta'), '{"lines":2,"size":8}');
   const again = await startWeb({ dataDir, runDir });
   t.after(() => again.stop());
   assert.equal((await request(again, { path: '/api/files', localAddress: '127.0.0.1' })).status, 200);
   assert.deepEqual(spool(), ['.upload-1-live']);
+  assert.deepEqual(fs.readdirSync(files).filter((f) => !f.startsWith('.upload-')).sort(), ['.kept.gcode.meta', 'kept.gcode']);
 });
 
 test('an upload announced larger than the 512 MB limit is refused before any of it is sent', { timeout: 30_000 }, async (t) => {
