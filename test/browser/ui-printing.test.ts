@@ -180,6 +180,10 @@ test('the terminal sends a command and shows the answer', async () => {
   const text = await log.innerText();
   assert.match(text, /^> M115$/m, 'the sent command is echoed');
   assert.match(text, /^> M104 S200$/m, 'the first line of the session (preheat) was not lost');
+  // M105's whole answer is its `ok T:…` line: the ok of a terminal command is shown, job/poll oks are not.
+  await b.page.getByRole('textbox', { name: 'G-code command' }).fill('M105');
+  await b.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await log.getByText(/^< ok\b.*T:/).first().waitFor();
   await screenshot(b.page, 'printer-terminal');
 });
 

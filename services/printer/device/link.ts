@@ -46,6 +46,7 @@ export class PrinterLink {
   }
 
   command(cmd: string): number { return this.sender.command(cmd); }
+  nextAck(): Tag | undefined { return this.sender.nextAck; }
   raw(cmd: string): void { this.sender.raw(cmd); }
   setSource(src: LineSource | null): void { this.sender.setSource(src); }
   handle(r: Response): void { this.sender.handle(r); }

@@ -46,6 +46,8 @@ export class Printer {
   private link: PrinterLink | undefined;
   private readonly jobs: JobControl;
   private shutdown = false;
+  /** Terminal commands whose `ok` has not arrived yet (sender command ids). */
+  private readonly terminalIds = new Set<number>();
   private reconnecting = false;
 
   constructor(private readonly deps: PrinterDeps) {
@@ -101,6 +103,7 @@ export class Printer {
       onTimeout: () => this.deps.log.warn('no answer from firmware; poking with M105', { id: this.id }),
     });
     this.link = link;
+    this.terminalIds.clear(); // ids of a previous connection's sender
     this.setState('connecting');
     found.port.onLine((line) => this.onLine(line));
     found.port.onClose((info) => this.onClosed(info.error));
@@ -150,7 +153,7 @@ export class Printer {
     const word = commandWord(cmd);
     if (word === 'M112') return this.emergencyStop();
     if ((word === 'M108' || word === 'M410') && this.capabilities.EMERGENCY_PARSER) this.link.raw(cmd);
-    else this.link.command(cmd);
+    else this.terminalIds.add(this.link.command(cmd));
     this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: cmd } });
   }
 
@@ -176,7 +179,10 @@ export class Printer {
       case 'start': this.onFirmwareReset(); break;
       default: break;
     }
-    if (r.type !== 'ok' && r.type !== 'temperatures') this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line } });
+    // Job and poll oks would flood the terminal; the ok answering a terminal command is its answer (M105, G28).
+    const tag = r.type === 'ok' ? this.link?.nextAck() : undefined;
+    const answersTerminal = tag?.kind === 'cmd' && this.terminalIds.delete(tag.id);
+    if ((r.type !== 'ok' && r.type !== 'temperatures') || answersTerminal) this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line } });
     this.link?.handle(r);
   }
 

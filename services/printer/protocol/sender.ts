@@ -77,6 +77,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   /** Firmware buffer size as learned from ADVANCED_OK. */
   setSlots(n: number): void { this.slots = Math.max(1, n); this.pump(); }
   get inFlight(): number { return this.inflight.length; }
+  /** What the next plain `ok` will acknowledge (undefined while oks of a resend are being swallowed). */
+  get nextAck(): Tag | undefined { return this.swallowOks ? undefined : this.inflight[0]?.tag; }
   get idle(): boolean { return !this.pendingJob && !this.inflight.length && !this.resendQueue.length && !this.commands.length && !this.swallowOks; }
 
   /** Queues a command ahead of the job's next line; returns its id (reported in 'acked'). */
