@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { LinkStore } from '../services/shared/link/store.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const data = path.join(ROOT, '.printbox');
+// The sockets follow the data dir, so two `npm start`s with different PRINTBOX_DATA_DIRs do not share them.
+const data = process.env.PRINTBOX_DATA_DIR || path.join(ROOT, '.printbox');
 const defaults: Record<string, string> = {
   PRINTBOX_DATA_DIR: data,
   PRINTBOX_RUN_DIR: path.join(data, 'run'),
