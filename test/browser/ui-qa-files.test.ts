@@ -69,7 +69,7 @@ test('a 40 MB file uploads with progress, then a checking phase; the list shows 
       if (s?.textContent) (window as unknown as { qaPhase(t: string): void }).qaPhase(s.textContent.trim());
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
-  await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
+  await p.getByLabel('Choose G-code files to upload').setInputFiles(file);
   // A second file cannot be chosen while one uploads (it used to be ignored without a word).
   await p.locator('input[type=file]:disabled').waitFor({ state: 'attached', timeout: 2000 });
   await p.getByText(`Uploaded benchy-0.2mm.gcode (${commands.toLocaleString('en-US')} lines).`).waitFor();
@@ -88,13 +88,13 @@ test('replacing asks first; a second large file on a full disk: the server words
   gcode(file, 40);
   const p = b.page;
   // The same name again asks before replacing; "Go back" uploads nothing.
-  await p.getByLabel('Choose a G-code file to upload').setInputFiles(path.join(work, 'benchy-0.2mm.gcode'));
+  await p.getByLabel('Choose G-code files to upload').setInputFiles(path.join(work, 'benchy-0.2mm.gcode'));
   const dialog = p.getByRole('dialog');
   await dialog.getByText('A file with this name is already on the PrintBox. The upload replaces it.').waitFor();
   await dialog.getByRole('button', { name: 'Go back' }).click();
   await dialog.waitFor({ state: 'hidden' });
   assert.equal(await p.locator('.upload').count(), 0, 'nothing is uploading');
-  await p.getByLabel('Choose a G-code file to upload').setInputFiles(file);
+  await p.getByLabel('Choose G-code files to upload').setInputFiles(file);
   const alert = p.getByRole('alert');
   await alert.waitFor();
   assert.match((await alert.textContent())!, /^Upload of second\.gcode failed: Not enough free space on the PrintBox for this file\. Delete old files and try again\.$/);
@@ -149,5 +149,22 @@ test('a file prints straight from the files list, after a confirmation', { timeo
   await p.getByRole('button', { name: 'Cancel print' }).click();
   await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
   await p.getByText('Print cancelled.').waitFor();
+  assert.deepEqual(pageErrors, []);
+});
+
+test('several files chosen (or dropped) at once are uploaded one after another, each with its result', { timeout: 60_000 }, async () => {
+  const p = b.page;
+  await p.goto(local() + '/#/files');
+  const names = ['multi-a.gcode', 'multi-b.gcode', 'multi-bad.gcode'];
+  fs.writeFileSync(path.join(work, names[0]!), 'G28\nG1 X1 Y1\n');
+  fs.writeFileSync(path.join(work, names[1]!), 'G28\nG1 X2 Y2\nG1 X3 Y3\n');
+  fs.writeFileSync(path.join(work, names[2]!), 'G28\n\u0001garbage\n');
+  await p.getByLabel('Choose G-code files to upload').setInputFiles(names.map((n) => path.join(work, n)));
+  await p.getByText('Uploaded multi-a.gcode (2 lines). Uploaded multi-b.gcode (3 lines).').waitFor();
+  assert.match((await p.getByRole('alert').textContent())!, /^Upload of multi-bad\.gcode failed: /, 'the bad one says so, the good ones are kept');
+  const table = p.getByRole('table', { name: 'Uploaded files' });
+  await table.locator('td.file', { hasText: /^multi-a\.gcode/ }).waitFor();
+  await table.locator('td.file', { hasText: /^multi-b\.gcode/ }).waitFor();
+  assert.equal(fs.existsSync(path.join(filesDir, 'multi-bad.gcode')), false);
   assert.deepEqual(pageErrors, []);
 });
