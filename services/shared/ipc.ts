@@ -48,6 +48,8 @@ export interface JobInfo {
   state: JobState;
   /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "reset-while-parked", "reset-while-parking", "resume-failed" … */
   reason?: string;
+  /** Paused jobs: false while the pause still drains and parks (or when a reset cut the park short). */
+  parked?: boolean;
   progress: number;      // 0..1 by bytes
   lines_sent: number;
   lines_total: number;

@@ -49,8 +49,9 @@ export class JobControl {
 
   info(): JobInfo | undefined {
     if (!this.job) return undefined;
-    const { resume: _resume, ...info } = this.job;
-    return { ...info, eta_s: this.eta() };
+    const { resume, ...info } = this.job;
+    const parked = info.state === 'paused' && resume ? { parked: resume.parked !== false } : {};
+    return { ...info, ...parked, eta_s: this.eta() };
   }
 
   get active(): boolean { return this.job?.state === 'printing' || this.job?.state === 'paused'; }
