@@ -65,16 +65,24 @@ export async function validateGcode(file: string): Promise<{ lines: number; size
   return { lines, size };
 }
 
+/** The count stored beside `full` for a file of `size` bytes; undefined when there is none or the size differs. */
+async function readCount(full: string, size: number): Promise<number | undefined> {
+  try {
+    const m = JSON.parse(await fsp.readFile(metaPathOf(full), 'utf8')) as { lines?: unknown; size?: unknown };
+    if (typeof m.lines !== 'number' || !Number.isInteger(m.lines) || m.lines < 0) return undefined;
+    return m.size === size ? m.lines : undefined;
+  } catch { return undefined; }
+}
+
+const writeCount = (full: string, lines: number, size: number) =>
+  fsp.writeFile(metaPathOf(full), JSON.stringify({ lines, size }), { mode: 0o660 });
+
 /**
  * The command count stored at upload (see FileStore.import), or undefined when there is none or the
  * file changed since (size differs). Lets a print start without reading a 300 MB file a second time.
  */
 export async function storedCommandCount(full: string): Promise<number | undefined> {
-  try {
-    const m = JSON.parse(await fsp.readFile(metaPathOf(full), 'utf8')) as { lines?: unknown; size?: unknown };
-    if (typeof m.lines !== 'number' || !Number.isInteger(m.lines) || m.lines < 0) return undefined;
-    return m.size === (await fsp.stat(full)).size ? m.lines : undefined;
-  } catch { return undefined; }
+  try { return await readCount(full, (await fsp.stat(full)).size); } catch { return undefined; }
 }
 
 /**
@@ -82,7 +90,7 @@ export async function storedCommandCount(full: string): Promise<number | undefin
  * and the listing need not read it again. Best effort: a read-only files dir only costs the re-count.
  */
 export async function rememberCommandCount(full: string, lines: number, size: number): Promise<void> {
-  await fsp.writeFile(metaPathOf(full), JSON.stringify({ lines, size }), { mode: 0o660 }).catch(() => undefined);
+  await writeCount(full, lines, size).catch(() => undefined);
 }
 
 const shorten = (t: string) => (t.length > 40 ? `${t.slice(0, 40)}…` : t);
@@ -138,7 +146,7 @@ export class FileStore {
       try { await fh.sync(); } finally { await fh.close(); }
       await fsp.rename(tempFile, dest);
       // The command count is remembered next to the file so listing never re-reads large files.
-      await fsp.writeFile(this.metaPath(dest), JSON.stringify({ lines, size }), { mode: 0o660 });
+      await writeCount(dest, lines, size);
       const dh = await fsp.open(this.dir, 'r');
       try { await dh.sync(); } finally { await dh.close(); }
       return { name: path.basename(dest), size, lines, modified: new Date().toISOString() };
@@ -166,15 +174,8 @@ export class FileStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private metaPath(full: string): string { return metaPathOf(full); }
-
   /** Remembered command count, or -1 when unknown (a file copied in by hand). */
-  private async linesOf(full: string, size: number): Promise<number> {
-    try {
-      const m = JSON.parse(await fsp.readFile(this.metaPath(full), 'utf8')) as { lines: number; size: number };
-      return m.size === size ? m.lines : -1;
-    } catch { return -1; }
-  }
+  private async linesOf(full: string, size: number): Promise<number> { return (await readCount(full, size)) ?? -1; }
 
   async stat(name: string): Promise<{ size: number }> {
     try { return { size: (await fsp.stat(this.path(name))).size }; } catch (e) {
@@ -184,7 +185,7 @@ export class FileStore {
   }
 
   async remove(name: string): Promise<void> {
-    try { const full = this.path(name); await fsp.unlink(full); await fsp.rm(this.metaPath(full), { force: true }); } catch (e) {
+    try { const full = this.path(name); await fsp.unlink(full); await fsp.rm(metaPathOf(full), { force: true }); } catch (e) {
       if (e instanceof AppError) throw e;
       throw notFound('File');
     }

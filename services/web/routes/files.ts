@@ -23,13 +23,13 @@ const stores = new Map<string, FileStore>();
 export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
   const dir = path.join(deps.config.dataDir, 'files');
   let s = stores.get(dir);
-  if (!s) {
-    s = new FileStore(dir); stores.set(dir, s);
-    await s.init();
+  const first = !s;
+  if (!s) { s = new FileStore(dir); stores.set(dir, s); }
+  await s.init();
+  if (first) {
     const swept = await s.sweepSpool();
     if (swept.length) deps.log.info('removed spool files of interrupted uploads', { files: swept });
   }
-  await s.init();
   return s;
 }
 
