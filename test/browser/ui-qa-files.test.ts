@@ -55,6 +55,14 @@ after(async () => {
 
 const local = () => `https://127.0.0.1:${stack.web.httpsPort}`;
 
+/** Uploads a 10,001-line file through the API, as another tab or a slicer would. */
+async function uploadByApi(name: string): Promise<void> {
+  const boundary = 'qa' + Date.now();
+  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\nG28\n${'G1 X10 Y10\nG1 X20 Y20\n'.repeat(5000)}\r\n--${boundary}--\r\n`;
+  const up = await request(stack.web, { method: 'POST', path: '/api/files', localAddress: '127.0.0.1', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+  assert.equal(up.status, 201, up.text);
+}
+
 test('a 40 MB file uploads with progress, then a checking phase; the list shows its lines on one line', { timeout: 60_000 }, async () => {
   const file = path.join(work, 'benchy-0.2mm.gcode');
   const commands = gcode(file, 40);
@@ -108,19 +116,29 @@ test('pause and cancel say what they are doing; a file uploaded during a print i
   await p.getByRole('button', { name: 'Start print' }).click();
   const pause = p.getByRole('button', { name: 'Pause' });
   await pause.waitFor();
-  await pause.click();
-  // Pausing waits for the moves in flight and the park (about a second here, more on a real printer).
-  await p.getByRole('button', { name: 'Pausing…' }).waitFor({ timeout: 5000 });
-  // …and the job does not claim "parked" before it is.
-  await p.getByText('Pausing: the printer finishes the moves already sent, then parks the head…').waitFor({ timeout: 5000 });
-  await screenshot(p, 'ui-qa-files-pausing');
+  // On a real printer the pause request runs for seconds (moves in flight, then the park); the virtual
+  // printer parks in milliseconds, too fast to look at. Hold the request in the browser until the
+  // screen has been checked, so what is checked is the screen while a pause is under way, on any machine.
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const pattern = '**/api/printers/*/job/pause';
+  await p.route(pattern, async (route) => { await held; await route.continue(); });
+  try {
+    await pause.click();
+    await p.getByRole('button', { name: 'Pausing…' }).waitFor({ timeout: 5000 });
+    // …and the job does not claim "parked" before it is.
+    await p.getByText('Pausing: the printer finishes the moves already sent, then parks the head…').waitFor({ timeout: 5000 });
+    assert.equal(await p.getByRole('button', { name: 'Resume' }).count(), 0, 'no Resume while pausing');
+    await screenshot(p, 'ui-qa-files-pausing');
+  } finally {
+    release();
+  }
   await p.getByRole('button', { name: 'Resume' }).waitFor();
+  await p.unroute(pattern);
+  await p.getByText('Paused. The head is parked away from the print.').waitFor();
 
   // Uploaded elsewhere (another tab, the API) while this screen is open.
-  const boundary = 'qa' + Date.now();
-  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="later.gcode"\r\n\r\nG28\n${'G1 X10 Y10\nG1 X20 Y20\n'.repeat(5000)}\r\n--${boundary}--\r\n`;
-  const up = await request(stack.web, { method: 'POST', path: '/api/files', localAddress: '127.0.0.1', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
-  assert.equal(up.status, 201, up.text);
+  await uploadByApi('later.gcode');
 
   await p.getByRole('button', { name: 'Cancel print' }).click();
   await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
@@ -138,6 +156,9 @@ test('pause and cancel say what they are doing; a file uploaded during a print i
 
 test('a file prints straight from the files list, after a confirmation', { timeout: 60_000 }, async () => {
   const p = b.page;
+  // Its own file and an idle printer, so this test does not lean on the one before.
+  await uploadByApi('later.gcode');
+  await request(stack.web, { method: 'POST', path: '/api/printers/virtual-1/job/cancel', localAddress: '127.0.0.1', body: '{}', headers: { 'Content-Type': 'application/json' } });
   await p.goto(local() + '/#/files');
   await p.getByRole('button', { name: 'Print later.gcode on PrintBox Virtual 1' }).click();
   const dialog = p.getByRole('dialog');
