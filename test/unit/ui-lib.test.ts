@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApiError, errorFrom, parseRetryAfter } from '../../web/src/lib/api.ts';
-import { bytes, duration, jobReason, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+import { bytes, duration, jobReason, parking, percent, sensorName, temp } from '../../web/src/lib/format.ts';
 
 test('Retry-After: delta-seconds and HTTP dates (RFC 9110 §10.2.3)', () => {
   assert.equal(parseRetryAfter('42'), 42);
@@ -54,4 +54,11 @@ test('job reasons are explained in words; a firmware error text is shown as it i
   assert.match(jobReason('firmware-error'), /firmware/);
   assert.equal(jobReason('Thermal Runaway, system stopped! Heater_ID: 0'), 'Thermal Runaway, system stopped! Heater_ID: 0');
   assert.equal(jobReason(undefined), '');
+  // Parking: a user pause whose park the printer has not confirmed; older servers send no parked field.
+  assert.equal(parking({ state: 'paused', reason: 'user', parked: false }), true);
+  assert.equal(parking({ state: 'paused', reason: 'user', parked: true }), false);
+  assert.equal(parking({ state: 'paused', reason: 'user' }), false);
+  assert.equal(parking({ state: 'paused', reason: 'disconnect', parked: false }), false);
+  assert.equal(parking({ state: 'printing', reason: null }), false);
+  assert.equal(parking(undefined), false);
 });

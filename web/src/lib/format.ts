@@ -57,6 +57,15 @@ const REASONS: Record<string, string> = {
   'resume-failed': 'Resuming did not finish: the printer did not confirm the resume moves in time. Check it, then resume again: X and Y are homed again first.',
 };
 
+/**
+ * A user pause the printer has not confirmed yet: the moves already sent drain, then the park runs
+ * (seconds on a real printer). The server says so with parked === false, which a page loaded mid-pause
+ * sees too; offering Resume then would race the park.
+ */
+export function parking(job: { state: string; reason?: string | null; parked?: boolean } | null | undefined): boolean {
+  return job?.state === 'paused' && job.reason === 'user' && job.parked === false;
+}
+
 export function jobReason(reason: string | null | undefined): string {
   if (!reason) return '';
   return REASONS[reason] ?? reason;
