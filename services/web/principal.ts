@@ -8,7 +8,7 @@ import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
 import { permissionsOf, type Principal } from './permissions.ts';
 import { refuseQueryCredentials } from './security/index.ts';
-import { currentAuth, destroy } from './session.ts';
+import { currentAuth, destroy, type SessionAuth } from './session.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -23,6 +23,13 @@ export async function endChangedSession(req: Request, deps: WebDeps, user: strin
   await deps.audit?.record({ actor: user, method: 'pam', ip: req.socket.remoteAddress ?? 'unknown', action: 'auth.session_ended', outcome: 'success', details: { reason: 'account changed' } });
 }
 
+/** What a signed-in session may do right now: its role and permissions are looked up on every call, not kept from login. */
+export function principalForSession(auth: SessionAuth, deps: WebDeps): Promise<Principal> {
+  if (deps.security) return deps.security.principalForUser({ username: auth.user, method: auth.method, groups: auth.groups });
+  const perms = deps.roles ? deps.roles.permissionsOf(auth.role) : Promise.resolve(permissionsOf(auth.role));
+  return perms.then((permissions) => ({ user: auth.user, method: auth.method, role: auth.role, permissions }));
+}
+
 export async function resolvePrincipal(req: Request, deps: WebDeps): Promise<Principal | null> {
   const perms = (role: string) => deps.roles ? deps.roles.permissionsOf(role) : Promise.resolve(permissionsOf(role));
   refuseQueryCredentials(req.query as Record<string, unknown>); // keys only in Authorization (CONTRACT)
@@ -32,11 +39,10 @@ export async function resolvePrincipal(req: Request, deps: WebDeps): Promise<Pri
     await endChangedSession(req, deps, auth.user);
     auth = undefined;
   }
-  if (auth && deps.security) {
-    await deps.security.sessions.touch(req.sessionID, req.socket.remoteAddress ?? 'unknown');
-    return deps.security.principalForUser({ username: auth.user, method: auth.method, groups: auth.groups });
+  if (auth) {
+    await deps.security?.sessions.touch(req.sessionID, req.socket.remoteAddress ?? 'unknown');
+    return principalForSession(auth, deps);
   }
-  if (auth) return { user: auth.user, method: auth.method, role: auth.role, permissions: await perms(auth.role) };
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);

@@ -10,12 +10,15 @@
  *   limit passing while only the stream is open, or the PAM account changing (account-check.ts).
  * A stream opened with an API key ends the same way with its key (bindStreamToApiKey): at once on
  * revocation (ApiKeyService.onRevoke → endKey), and on a timer at the key's expiry.
+ * Either ends too when its credential loses the permission the stream was opened with (a custom role
+ * edited, 2FA enforced or reset): Security.onPermissionsChanged re-checks every open stream at once.
+ * The session itself stays; the client's reconnect gets 403.
  */
 import type { Request } from 'express';
 import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
-import type { Principal } from './permissions.ts';
-import { endChangedSession } from './principal.ts';
+import type { Permission, Principal } from './permissions.ts';
+import { endChangedSession, principalForSession } from './principal.ts';
 import { authOf, destroy, sessionEndsAt } from './session.ts';
 
 export interface SessionStreams {
@@ -80,7 +83,7 @@ const loadSession = (store: WebDeps['sessionStore'], sid: string) => new Promise
  * express-session cannot write it back when the stream's response ends (session-store.ts). Streams
  * opened with an API key or from the machine itself have no session and are not watched.
  */
-export function bindStreamToSession(req: Request, deps: WebDeps, end: () => void): () => void {
+export function bindStreamToSession(req: Request, deps: WebDeps, permission: Permission, end: () => void): () => void {
   const opened = authOf(req.session);
   if (!opened) return () => undefined;
   const sid = req.sessionID;
@@ -92,6 +95,7 @@ export function bindStreamToSession(req: Request, deps: WebDeps, end: () => void
 
   const schedule = (endsAt: number) => {
     if (released) return;
+    clearTimeout(timer); // a re-check on a permission change replaces the timed one
     // +1: wake just after the limit, when currentAuth() would also call the session over
     timer = setTimeout(() => void check(), Math.max(0, Math.min(recheckMs, endsAt - now() + 1)));
   };
@@ -113,6 +117,12 @@ export function bindStreamToSession(req: Request, deps: WebDeps, end: () => void
         end();
         return;
       }
+      if (!(await principalForSession(auth, deps)).permissions.has(permission)) {
+        if (released) return;
+        deps.log.debug('event stream ends: its session lost the permission', { permission });
+        end();
+        return;
+      }
       schedule(endsAt);
     } catch (err) {
       deps.log.warn('cannot re-check the session of an event stream', { error: String((err as Error)?.message ?? err) });
@@ -120,10 +130,12 @@ export function bindStreamToSession(req: Request, deps: WebDeps, end: () => void
     }
   }
   schedule(sessionEndsAt(opened, deps.config));
+  const unwatch = deps.security?.onPermissionsChanged(() => void check()) ?? (() => undefined);
   return () => {
     released = true;
     clearTimeout(timer);
     unregister();
+    unwatch();
   };
 }
 
@@ -136,7 +148,7 @@ const KEY_RECHECK_MS = 60_000;
  * expiry, and every KEY_RECHECK_MS — finds it no longer valid: the same authenticate() each request
  * goes through. Streams of sessions or of the machine itself are not watched here.
  */
-export function bindStreamToApiKey(req: Request, principal: Principal | null, deps: WebDeps, end: () => void): () => void {
+export function bindStreamToApiKey(req: Request, principal: Principal | null, deps: WebDeps, permission: Permission, end: () => void): () => void {
   const key = principal?.method === 'apikey' ? principal.apiKey : undefined;
   const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
   const apiKeys = deps.apiKeys;
@@ -148,13 +160,20 @@ export function bindStreamToApiKey(req: Request, principal: Principal | null, de
 
   const schedule = () => {
     if (released) return;
+    clearTimeout(timer); // a re-check on a permission change replaces the timed one
     // +1: wake just after the expiry, when authenticate() calls the key expired
     const untilExpiry = key.expiresAt === null ? KEY_RECHECK_MS : key.expiresAt - now() + 1;
     timer = setTimeout(() => void check(), Math.max(0, Math.min(KEY_RECHECK_MS, untilExpiry)));
   };
   async function check(): Promise<void> {
     try {
-      await apiKeys!.authenticate(bearer!);
+      const current = await apiKeys!.authenticate(bearer!);
+      if (released) return;
+      if (!current.permissions.has(permission)) {
+        deps.log.debug('event stream ends: its API key lost the permission', { key: key!.id, permission });
+        end();
+        return;
+      }
       schedule();
     } catch (err) {
       if (released) return;
@@ -168,9 +187,11 @@ export function bindStreamToApiKey(req: Request, principal: Principal | null, de
     }
   }
   schedule();
+  const unwatch = deps.security?.onPermissionsChanged(() => void check()) ?? (() => undefined);
   return () => {
     released = true;
     clearTimeout(timer);
     unregister();
+    unwatch();
   };
 }

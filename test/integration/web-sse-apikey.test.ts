@@ -73,3 +73,20 @@ test('a key that expires while its stream is open ends the stream at the expiry'
   await endsWithin(s, Math.max(0, expiresAt - Date.now()) + PROMPT_MS, 'the key expired');
   assert.equal(await keyStatus(k.key), 401);
 });
+
+test('a key whose custom role loses printers.read loses its stream at once; the key itself still works', { timeout: 40_000 }, async () => {
+  let r = await local('POST', '/api/security/roles', { name: 'feed', permissions: ['printers.read', 'files.read'] });
+  assert.equal(r.status, 201, r.text);
+  const k = await newKey({ role: 'feed' });
+  const kept = await newKey();
+  const s = await liveStream(web, { bearer: k.key }, streams);
+  const sKept = await liveStream(web, { bearer: kept.key }, streams);
+  r = await local('PUT', '/api/security/roles/feed', { permissions: ['files.read'] });
+  assert.equal(r.status, 200, r.text);
+  await endsWithin(s, PROMPT_MS, 'the role lost printers.read');
+  assert.equal(await keyStatus(k.key), 403);
+  assert.equal((await request(web, { path: '/api/files', bearer: k.key })).status, 200, 'not revoked');
+  const mark = sKept.length;
+  await sKept.waitFor(/event: temperatures\n/, 10_000, mark);
+  assert.equal(sKept.isEnded(), false);
+});

@@ -104,6 +104,45 @@ test('a password changed outside PrintBox (chpasswd) ends the stream without any
   }
 });
 
+const admin = (method: string, urlPath: string, body?: unknown) => request(web, { method, path: urlPath, body, localAddress: '127.0.0.1' });
+
+test('a custom role losing printers.read ends the streams of its sessions at once; the session itself goes on', { timeout: 40_000 }, async () => {
+  let r = await admin('POST', '/api/security/roles', { name: 'watcher', permissions: ['printers.read', 'files.read'] });
+  assert.equal(r.status, 201, r.text);
+  const u = newUser();
+  await signIn(web, u); // known to PrintBox, so a role can be assigned
+  r = await admin('PUT', `/api/users/${u.name}/role`, { role: 'watcher' });
+  assert.equal(r.status, 200, r.text);
+  const cookie = await signIn(web, u);
+  const s = await liveStream(web, cookie);
+  const other = await liveStream(web, await signIn(web, newUser())); // default role viewer: untouched
+  r = await admin('PUT', '/api/security/roles/watcher', { permissions: ['files.read'] });
+  assert.equal(r.status, 200, r.text);
+  await endsWithin(s, PROMPT_MS, 'the role lost printers.read');
+  assert.equal(await status(web, cookie), 200, 'the session is not ended, only what it may no longer see');
+  assert.equal((await request(web, { path: '/api/printers', cookie })).status, 403);
+  assert.equal((await request(web, { path: '/api/files', cookie })).status, 200);
+  const mark = other.length;
+  await other.waitFor(/event: temperatures\n/, 10_000, mark);
+  assert.equal(other.isEnded(), false);
+});
+
+test('enforcing 2FA ends the stream of a session without TOTP; turning it off lets a new stream open', { timeout: 40_000 }, async () => {
+  const cookie = await signIn(web, newUser());
+  const s = await liveStream(web, cookie);
+  let r = await admin('PUT', '/api/security/settings', { enforce_2fa: true });
+  assert.equal(r.status, 200, r.text);
+  try {
+    await endsWithin(s, PROMPT_MS, '2FA is enforced and this account has none');
+    assert.equal((await request(web, { path: '/api/printers', cookie })).status, 403);
+  } finally {
+    r = await admin('PUT', '/api/security/settings', { enforce_2fa: false });
+    assert.equal(r.status, 200, r.text);
+  }
+  const again = await liveStream(web, cookie);
+  assert.equal(again.isEnded(), false);
+});
+
 test('the idle limit passing while only the stream is open ends it; SIGTERM then stops the web cleanly (exit 0)', { timeout: 40_000 }, async () => {
   const base = tempDir('web-sse-idle');
   // 0.05 min = 3 s idle limit

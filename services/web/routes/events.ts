@@ -3,7 +3,7 @@
  * `event: snapshot` {printers}, then the printer service's PrinterEvents as `event: <name>`
  * (printer, removed, temperatures, job, log) and `event: service` {up} when printer.sock drops/returns.
  * A stream opened by a session ends when that session ends, one opened with an API key when the key is
- * revoked or expires (session-streams.ts).
+ * revoked or expires, and either when its role loses printers.read (session-streams.ts).
  */
 import type { PrinterEvent } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
@@ -11,10 +11,12 @@ import type { Route } from '../route-types.ts';
 import { bindStreamToApiKey, bindStreamToSession } from '../session-streams.ts';
 
 const KEEPALIVE_MS = 20_000;
+/** Needed to open the stream, and to keep it open (session-streams.ts re-checks it). */
+const ACCESS = 'printers.read' as const;
 
 export const eventRoutes: Route<WebDeps>[] = [
   {
-    method: 'get', path: '/events', access: 'printers.read', raw: true,
+    method: 'get', path: '/events', access: ACCESS, raw: true,
     handler: async ({ req, res, principal, deps }) => {
       const printers = await deps.printer.call('printers.list', {}); // 503 before any header when the service is down
       res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
@@ -41,7 +43,9 @@ export const eventRoutes: Route<WebDeps>[] = [
       };
       // the stream ends with its session (logout, ended elsewhere, expiry, account change) or its API key
       // (revoked, expired), not only when the client goes
-      const release = principal?.method === 'apikey' ? bindStreamToApiKey(req, principal, deps, close) : bindStreamToSession(req, deps, close);
+      const release = principal?.method === 'apikey'
+        ? bindStreamToApiKey(req, principal, deps, ACCESS, close)
+        : bindStreamToSession(req, deps, ACCESS, close);
       req.on('close', close);
     },
   },

@@ -3,6 +3,7 @@
  * roles, API keys, TOTP, session side table, audit log, plus the three hooks the core calls —
  * principal from a Bearer header, principal for a signed-in user, and the login second factor.
  */
+import { EventEmitter } from 'node:events';
 import type { Db } from '../../shared/db.ts';
 import { AppError, badRequest, notFound } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -46,6 +47,12 @@ export interface Security {
   knownUsers(): Promise<Array<{ username: string; method: string; last_login_at: string }>>;
   /** Admin actions name users who have signed in at least once; anything else is 404, not a new row. */
   requireKnownUser(username: string): Promise<void>;
+  /**
+   * `listener` runs after anything that can take permissions away from a signed-in account or a key
+   * without ending its session (a custom role edited, 2FA enforced or reset): what was authorised once
+   * and stays open — an event stream — re-checks then. Returns the unsubscribe function.
+   */
+  onPermissionsChanged(listener: () => void): () => void;
 }
 
 /** Query parameters that look like credentials: keys go in Authorization: Bearer only (CONTRACT). */
@@ -64,18 +71,25 @@ export async function createSecurity(deps: SecurityDeps): Promise<Security> {
   const now = deps.now ?? (() => new Date());
   const audit = createAuditLog({ db: deps.db, now });
   const sessions = createSessionService({ db: deps.db, store: deps.sessionStore, now, ...(deps.sessionMaxMs ? { maxAgeMs: deps.sessionMaxMs } : {}) });
+  const changes = new EventEmitter<{ changed: [] }>();
+  changes.setMaxListeners(0); // one per open event stream
+  const onPermissionsChanged = () => { changes.emit('changed'); };
   const roles = createRoleService({
-    db: deps.db, roleMap: deps.roleMap, now,
+    db: deps.db, roleMap: deps.roleMap, now, onPermissionsChanged,
     onUserRoleChanged: async (u) => { await sessions.endAllFor(u); },
   });
   const apiKeys = createApiKeyService({ db: deps.db, roles, now });
-  const totp = createTotpService({ db: deps.db, deviceKey: loadDeviceKey(deps.dataDir), now });
+  const totp = createTotpService({ db: deps.db, deviceKey: loadDeviceKey(deps.dataDir), now, onPermissionsChanged });
   for (const m of deps.roleMap) {
     if (!(await roles.exists(m.role))) deps.log.warn(`PRINTBOX_ROLE_MAP: group ${m.group} maps to unknown role "${m.role}"; its members get "viewer"`);
   }
 
   return {
     roles, apiKeys, totp, sessions, audit,
+    onPermissionsChanged(listener) {
+      changes.on('changed', listener);
+      return () => { changes.off('changed', listener); };
+    },
     async principalFromAuthorization(header) {
       if (header === undefined) return null;
       const m = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);

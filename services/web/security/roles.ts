@@ -40,6 +40,8 @@ export interface RoleServiceDeps {
   defaultRole?: string;
   /** Called when a user's role changes so their sessions end (issue 7). */
   onUserRoleChanged?: (username: string) => Promise<void>;
+  /** Called when a custom role's permissions change: they apply at once, also to open event streams. */
+  onPermissionsChanged?: () => void;
   now?: () => Date;
 }
 
@@ -92,6 +94,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       const perms = parsePermissions(permissions);
       const res = await deps.db.run('UPDATE custom_roles SET permissions = ? WHERE name = ?', [JSON.stringify(perms), name]);
       if (res.changes === 0) throw notFound('Role');
+      deps.onPermissionsChanged?.();
       return { name, builtin: false, permissions: perms };
     },
     async deleteCustom(name) {

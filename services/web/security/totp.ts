@@ -44,7 +44,8 @@ function newRecoveryCode(): string {
   return b32.match(/.{4}/g)!.join('-');
 }
 
-export function createTotpService(deps: { db: Db; deviceKey: Buffer; issuer?: string; now?: () => Date }): TotpService {
+/** onPermissionsChanged: enforcement on, or a reset under it, takes permissions away from signed-in accounts. */
+export function createTotpService(deps: { db: Db; deviceKey: Buffer; issuer?: string; now?: () => Date; onPermissionsChanged?: () => void }): TotpService {
   const now = deps.now ?? (() => new Date());
   const issuer = deps.issuer ?? 'PrintBox';
   const fails = new Map<string, { count: number; since: number }>();
@@ -155,9 +156,10 @@ export function createTotpService(deps: { db: Db; deviceKey: Buffer; issuer?: st
         await deps.db.run('DELETE FROM totp WHERE username = ?', [u]);
         await deps.db.run('DELETE FROM recovery_codes WHERE username = ?', [u]);
       });
+      deps.onPermissionsChanged?.();
     },
     async enforced() { return (await getSetting(deps.db, 'enforce_2fa')) === 'yes'; },
-    async setEnforced(on) { await setSetting(deps.db, 'enforce_2fa', on ? 'yes' : 'no'); },
+    async setEnforced(on) { await setSetting(deps.db, 'enforce_2fa', on ? 'yes' : 'no'); deps.onPermissionsChanged?.(); },
   };
   return svc;
 }
