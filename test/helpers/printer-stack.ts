@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PrinterApi, PrinterInfo } from '../../services/shared/ipc.ts';
+import type { JobInfo, PrinterApi, PrinterInfo } from '../../services/shared/ipc.ts';
 import { IpcClient } from '../../services/shared/ipc-transport.ts';
 import type { VirtualPrinterOptions } from '../../services/printer/virtual/virtual-printer.ts';
 import { tempDir, VirtualPrinter } from './virtual-printer.ts';
@@ -47,6 +47,10 @@ export interface PrinterStack {
   until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string): Promise<T>;
   /** Waits until printer `id` reports `state` over IPC. */
   untilState(id: string, state: PrinterInfo['state'], ms?: number): Promise<PrinterInfo>;
+  /** Starts printing `file` on printer `id` and waits until more than `lines` lines were acknowledged. */
+  printUntil(id: string, file: string, lines: number): Promise<JobInfo>;
+  /** Waits until the job of printer `id` is no longer printing (done, failed, cancelled or paused). */
+  jobEnd(id: string, ms?: number): Promise<JobInfo>;
   close(): Promise<void>;
 }
 
@@ -93,6 +97,13 @@ export async function startPrinterStack(opts: PrinterStackOptions): Promise<Prin
     },
     untilState(id, state, ms = 20_000) {
       return stack.until(async () => { const p = await client.call('printers.get', { id }); return p.state === state && p; }, ms, `${id} ${state}`);
+    },
+    async printUntil(id, file, lines) {
+      await client.call('jobs.start', { printerId: id, file });
+      return stack.until(async () => { const j = await client.call('jobs.get', { printerId: id }); return j.lines_sent > lines && j; }, 20_000, `${id}: ${file} past line ${lines}`);
+    },
+    jobEnd(id, ms = 40_000) {
+      return stack.until(async () => { const j = await client.call('jobs.get', { printerId: id }); return j.state !== 'printing' && j; }, ms, `${id}: job end`);
     },
     async close() {
       await stack.web?.stop();

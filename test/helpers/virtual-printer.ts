@@ -8,7 +8,7 @@ import path from 'node:path';
 import { FileStore } from '../../services/shared/files.ts';
 import type { PrinterEvent } from '../../services/shared/ipc.ts';
 import { createLogger } from '../../services/shared/log.ts';
-import { JobStore } from '../../services/printer/jobs/job-store.ts';
+import { JobStore, type JobRecord } from '../../services/printer/jobs/job-store.ts';
 import { PrinterManager } from '../../services/printer/manager.ts';
 import { openSerialPort } from '../../services/printer/serial/port.ts';
 import { VirtualPrinter, type VirtualPrinterOptions } from '../../services/printer/virtual/virtual-printer.ts';
@@ -32,6 +32,8 @@ export interface Rig {
   store: JobStore;
   events: PrinterEvent[];
   waitFor<T>(fn: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
+  /** Waits until the job of printer `id` is no longer printing (done, failed, cancelled or paused). */
+  jobEnd(id: string, timeoutMs?: number): Promise<JobRecord>;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { 
   };
   return {
     dir, vp, manager, files, store, events, waitFor,
+    jobEnd: (id, timeoutMs = 40_000) => waitFor(() => { const j = manager.get(id).job; return j && j.state !== 'printing' && j; }, timeoutMs, `${id}: job end`),
     close: async () => { await manager.stop(); await vp.close(); await store.close(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }

@@ -17,8 +17,7 @@ test('GET job while a pause is parking: paused, parked false; once the park is c
   const vp = stack.vps['vp-1']!;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'parked.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 500, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'parked.gcode', 500);
     assert.equal((await client.call('jobs.get', { printerId: 'vp-1' })).parked, undefined, 'a printing job has no parked flag');
     vp.sim.stallAt((c) => c === 'G1 Z10 F600'); // the lift sticks: the park stays unconfirmed
     const pausing = client.call('jobs.pause', { printerId: 'vp-1' }, 35_000).catch((e: Error) => e);
@@ -40,8 +39,7 @@ test('a pause that completes reports parked true', { timeout: 60_000 }, async ()
   const { client, until } = stack;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'parked.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 500, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'parked.gcode', 500);
     const paused = await client.call('jobs.pause', { printerId: 'vp-1' }, 35_000);
     assert.equal(paused.parked, true);
     assert.equal((await client.call('jobs.get', { printerId: 'vp-1' })).parked, true);

@@ -40,7 +40,7 @@ test('a board reset at any point of the park: reset-while-parking, resume in ord
         const resumeCut = rig.vp.sim.executed.length;
         rig.vp.sim.physical.minZ = Infinity;
         await printer.resume();
-        const job = await rig.waitFor(() => printer.job?.state !== 'printing' && printer.job, 30_000, `${what}: job end`);
+        const job = await rig.jobEnd(printer.id, 30_000);
         assert.equal(job.state, 'done', what);
         assert.deepEqual(rig.vp.sim.executed.slice(resumeCut).filter(isMove), LINES.slice(resumeAt).filter(isMove), `${what}: in order from the resume point`);
         assert.ok(rig.vp.sim.physical.minZ >= Z - 1e-9, `${what}: never below the print (lowest ${rig.vp.sim.physical.minZ})`);

@@ -45,7 +45,7 @@ async function resumeToEnd(rig: Rig, printer: ReturnType<Rig['manager']['get']>,
   const cut = rig.vp.sim.executed.length;
   rig.vp.sim.physical.minZ = Infinity;
   await printer.resume();
-  const job = await rig.waitFor(() => printer.job?.state !== 'printing' && printer.job, 40_000, 'job end');
+  const job = await rig.jobEnd(printer.id);
   assert.equal(job.state, 'done');
   const after = rig.vp.sim.executed.slice(cut);
   const home = after.indexOf('G28 X Y');

@@ -13,7 +13,7 @@ test('a 20,000-line file completes in order with correct checksums under 2% inje
     const lines = gcodeLines(20_000);
     await rig.files.save('big.gcode', '; header comment\n' + lines.join('\n') + '\n');
     await rig.manager.get(p.id).start('big.gcode');
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 100_000, 'job end');
+    const job = await rig.jobEnd(p.id, 100_000);
     assert.equal(job.state, 'done');
     assert.equal(job.lines_sent, 20_000);
     assert.equal(job.progress, 1);
@@ -34,7 +34,7 @@ test('lost oks are recovered by an M105 poke after the timeout', { timeout: 60_0
     const lines = gcodeLines(1500);
     await rig.files.save('lost.gcode', lines.join('\n'));
     await rig.manager.get(p.id).start('lost.gcode');
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 50_000, 'job end');
+    const job = await rig.jobEnd(p.id, 50_000);
     assert.equal(job.state, 'done');
     assert.ok(rig.vp.sim.stats.lostOks > 3, `oks were dropped (${rig.vp.sim.stats.lostOks})`);
     assert.deepEqual(rig.vp.sim.executed.filter((c) => c.startsWith('G1 X')), lines);
@@ -66,7 +66,7 @@ test('unplug mid-print pauses with a resume point; replug is detected and resume
     const cut = rig.vp.sim.executed.length;
     rig.vp.sim.physical.minZ = Infinity;
     await rig.manager.get(p.id).resume();
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 40_000, 'job end');
+    const job = await rig.jobEnd(p.id);
     assert.equal(job.state, 'done');
     const all = rig.vp.sim.executed;
     const prelude = all.slice(cut, all.indexOf('G28 X Y', cut)).filter((c) => c !== 'M110 N0' && c !== 'M105');
@@ -132,7 +132,7 @@ test('a user pause survives unplug → replug and a firmware reset: resume recov
     assert.ok(rig.vp.sim.executed.slice(cut2).includes('M109 S200'), 're-heated after the firmware reset');
     assert.ok(tail2.some((c) => c.startsWith('G92 Z10.3 ')) && tail2.includes('G1 Z-10 F600'));
 
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 40_000, 'job end');
+    const job = await rig.jobEnd(p.id);
     assert.equal(job.state, 'done');
     const moves = rig.vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
     assert.deepEqual(moves.slice(-500), lines.slice(-500), 'finished the file in order');
@@ -149,7 +149,7 @@ test('without AUTOREPORT_TEMP/ADVANCED_OK temperatures are polled during a print
     const t = await rig.waitFor(() => { const x = rig.manager.get(p.id).info(); return x.state === 'printing' && (x.temperatures.T0?.actual ?? 0) > 60 && x.temperatures; }, 20_000, 'polled temperatures while printing');
     assert.equal(t.T0!.target, 80);
     rig.vp.sim.halt();
-    const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 10_000, 'job failed');
+    const job = await rig.jobEnd(p.id, 10_000);
     assert.equal(job.state, 'failed');
     assert.equal(job.reason, 'firmware-error');
     const info = rig.manager.get(p.id).info();
@@ -171,7 +171,7 @@ test('a firmware reset mid-print pauses the job (firmware-reset) and it resumes;
     await rig.waitFor(() => printer.job?.state === 'paused' && printer.state === 'paused', 10_000, 'paused by reset');
     assert.equal(printer.job!.reason, 'firmware-reset');
     await printer.resume();
-    const job = await rig.waitFor(() => printer.job?.state !== 'printing' && printer.job, 30_000, 'done');
+    const job = await rig.jobEnd(printer.id, 30_000);
     assert.equal(job.state, 'done');
     assert.deepEqual(rig.vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E')).slice(-500), lines.slice(-500));
 

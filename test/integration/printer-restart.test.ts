@@ -28,8 +28,7 @@ test('SIGTERM with a paused job: after the restart it is still paused at its res
   const vp = stack.vps['vp-1']!;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'paused.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 1000, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'paused.gcode', 1000);
     const paused = await client.call('jobs.pause', { printerId: 'vp-1' }, 35_000);
     assert.equal(paused.state, 'paused');
     assert.equal(paused.reason, 'user');
@@ -59,7 +58,7 @@ test('SIGTERM with a paused job: after the restart it is still paused at its res
 
     const resumed = await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
     assert.equal(resumed.state, 'printing');
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     assert.equal(done.lines_sent, lines.length);
 
@@ -86,8 +85,7 @@ test('kill -9 while the park moves are in flight: after the restart the job is r
   const vp = stack.vps['vp-1']!;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'parking.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'parking.gcode', 800);
     vp.sim.stallAt((c) => c === 'G1 Z10 F600'); // the lift never finishes: the park is in flight when the service dies
     const cut = vp.sim.executed.length;
     const pausing = client.call('jobs.pause', { printerId: 'vp-1' }, 35_000).catch((e: Error) => e);
@@ -105,7 +103,7 @@ test('kill -9 while the park moves are in flight: after the restart the job is r
     vp.sim.physical.minZ = Infinity;
     const resumeCut = vp.sim.executed.length;
     await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     const after = vp.sim.executed.slice(resumeCut);
     assert.ok(after.indexOf('G28 X Y') > after.indexOf('M109 S210'), 're-heated, then re-homed X/Y');
@@ -125,8 +123,7 @@ test('SIGTERM mid-print: the stop stores the exact last acknowledged line (not t
   const vp = stack.vps['vp-1']!;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'term.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 1000, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'term.gcode', 1000);
     await stack.stopPrinter('SIGTERM');
     assert.equal(stack.printer.child.exitCode, 0, 'graceful stop exits 0');
     const stored = await storedJob(stack.dataDir, 'vp-1');
@@ -146,7 +143,7 @@ test('SIGTERM mid-print: the stop stores the exact last acknowledged line (not t
     assert.equal(back.job?.reason, 'service-restart');
     assert.equal(back.job.lines_sent, at);
     await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     const rest = lines.slice(at).filter(isMove);
     assert.deepEqual(vp.sim.executed.filter(isMove).slice(-rest.length), rest, 'continued from the stored point to the end, in order');
@@ -163,8 +160,7 @@ test('SIGTERM while a pause is still draining: the stop stores the paused job at
   const vp = stack.vps['vp-1']!;
   try {
     await stack.untilState('vp-1', 'idle');
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'drain.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'drain.gcode', 800);
     vp.sim.stallAt(isMove); // the next move sticks in the planner: the pause waits for the firmware to drain
     const pausing = client.call('jobs.pause', { printerId: 'vp-1' }, 35_000).catch((e: Error) => e);
     await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).state === 'paused', 10_000, 'pause accepted');
@@ -185,7 +181,7 @@ test('SIGTERM while a pause is still draining: the stop stores the paused job at
     assert.equal(back.job?.reason, 'reset-while-parking');
     vp.sim.physical.minZ = Infinity;
     await client.call('jobs.resume', { printerId: 'vp-1' }, 35_000);
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'job end');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     assert.ok(vp.sim.physical.minZ >= 0.2 - 1e-9, `never below the print (lowest Z ${vp.sim.physical.minZ})`);
     assert.deepEqual(vp.sim.executed.filter(isMove), lines.filter(isMove), 'every move exactly once, in order');

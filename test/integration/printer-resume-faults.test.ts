@@ -29,7 +29,7 @@ async function resumeSafelyToEnd(rig: Rig, printer: Awaited<ReturnType<typeof pr
   const cut = rig.vp.sim.executed.length;
   rig.vp.sim.physical.minZ = Infinity;
   await printer.resume();
-  const job = await rig.waitFor(() => printer.job?.state !== 'printing' && printer.job, 40_000, 'job end');
+  const job = await rig.jobEnd(printer.id);
   assert.equal(job.state, 'done');
   const after = rig.vp.sim.executed.slice(cut);
   assert.ok(after.indexOf('G28 X Y') > after.indexOf('G1 Z10 F600'), 'lifted, then re-homed X/Y');

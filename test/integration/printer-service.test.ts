@@ -41,7 +41,7 @@ test('kill -9 mid-print: the restarted service reports the interrupted job and c
     assert.equal(active.active, false, 'an interrupted job is not claimed to be printing');
     await until(async () => (await client.call('printers.get', { id: 'vp-1' })).state === 'paused', 20_000, 'reconnected');
     await client.call('jobs.resume', { printerId: 'vp-1' });
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'done');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     const moves = vp.sim.executed.filter((c) => c.startsWith('G1 X') && c.includes(' E'));
     assert.deepEqual(moves.slice(-100), lines.slice(-100), 'finished the file');
@@ -62,8 +62,7 @@ test('a user pause survives kill -9: after the restart resume recovers the parke
     const files = new FileStore(path.join(dir, 'data', 'files'));
     const lines = ['M104 S210', 'G1 Z0.2 F600', ...gcodeLines(3000)];
     await files.save('parked.gcode', lines.join('\n'));
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'parked.gcode' });
-    await until(async () => (await client.call('jobs.get', { printerId: 'vp-1' })).lines_sent > 800, 20_000, 'progress');
+    await stack.printUntil('vp-1', 'parked.gcode', 800);
     const paused = await client.call('jobs.pause', { printerId: 'vp-1' });
     assert.equal(paused.reason, 'user');
 
@@ -74,7 +73,7 @@ test('a user pause survives kill -9: after the restart resume recovers the parke
     const job = await client.call('jobs.get', { printerId: 'vp-1' });
     assert.equal(job.reason, 'reset-while-parked', 'opening the port reset the board: the park cannot simply be undone');
     await client.call('jobs.resume', { printerId: 'vp-1' });
-    const done = await until(async () => { const j = await client.call('jobs.get', { printerId: 'vp-1' }); return j.state !== 'printing' && j; }, 40_000, 'done');
+    const done = await stack.jobEnd('vp-1');
     assert.equal(done.state, 'done');
     const after = vp.sim.executed.slice(cut);
     const home = after.indexOf('G28 X Y');

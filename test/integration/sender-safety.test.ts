@@ -18,7 +18,7 @@ for (const advancedOk of [true, false]) {
       const file = [...lines.slice(0, 200), 'G4 P400', ...lines.slice(200, 400), 'G4 P400', ...lines.slice(400)];
       await rig.files.save('stall.gcode', file.join('\n') + '\n');
       await rig.manager.get(p.id).start('stall.gcode');
-      const job = await rig.waitFor(() => { const j = rig.manager.get(p.id).job; return j && j.state !== 'printing' && j; }, 50_000, 'job end');
+      const job = await rig.jobEnd(p.id, 50_000);
       assert.equal(job.state, 'done');
       assert.equal(rig.vp.sim.stats.overflowBytes, 0, 'no byte was dropped by a full RX buffer');
       assert.equal(rig.vp.sim.stats.lineErrors, 0, 'no line arrived damaged or out of sequence');
