@@ -3,6 +3,7 @@
  * createApp(deps). Tests build their own WebDeps with real or fake parts. Areas add fields here
  * (additively, optional where the core runs without them).
  */
+import type { EventEmitter } from 'node:events';
 import type { Store } from 'express-session';
 import type { Db } from '../shared/db.ts';
 import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
@@ -61,5 +62,7 @@ export interface WebDeps {
   accountCheck?: AccountCheck;
   /** Open event streams by session, ended when their session is destroyed (session-streams.ts; wired to TombstoneStore.onDestroy). */
   streams?: SessionStreams;
+  /** 'changed' after an upload or delete in the files dir: open event streams tell their clients to list it again. */
+  fileChanges?: EventEmitter<{ changed: [] }>;
   now?: () => number;
 }

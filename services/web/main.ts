@@ -4,6 +4,7 @@
  * plain HTTP (redirect only) and handles signals.
  */
 import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     db,
     pam,
     streams,
+    fileChanges: new EventEmitter<{ changed: [] }>().setMaxListeners(0), // one listener per open event stream
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
     owner: cloudOwnerVerifier(cloud),

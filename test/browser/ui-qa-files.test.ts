@@ -189,3 +189,32 @@ test('several files chosen (or dropped) at once are uploaded one after another, 
   assert.equal(fs.existsSync(path.join(filesDir, 'multi-bad.gcode')), false);
   assert.deepEqual(pageErrors, []);
 });
+
+test('the files list is live: a file uploaded or deleted elsewhere appears and goes without a reload', { timeout: 60_000 }, async () => {
+  const p = b.page;
+  // Both tabs load afresh and have their event stream open before anything changes.
+  const streamOpen = (page: typeof p) => page.waitForResponse((r) => r.url().endsWith('/api/events') && r.status() === 200);
+  const other = await b.context.newPage(); // a second tab on the same device
+  try {
+    let open = streamOpen(p);
+    await p.goto(local() + '/#/files');
+    await p.reload();
+    await open;
+    open = streamOpen(other);
+    await other.goto(local() + '/#/printers/virtual-1');
+    await open;
+    await p.getByRole('table', { name: 'Uploaded files' }).waitFor();
+    await uploadByApi('from-slicer.gcode');
+    const row = p.getByRole('table', { name: 'Uploaded files' }).locator('td.file', { hasText: /^from-slicer\.gcode/ });
+    await row.waitFor({ timeout: 5000 });
+    // The print screen in the other tab offers it too.
+    await other.waitForFunction(() => [...document.querySelectorAll('#print-file option')].some((o) => o.textContent === 'from-slicer.gcode'), null, { timeout: 5000 });
+    const del = await request(stack.web, { method: 'DELETE', path: '/api/files/from-slicer.gcode', localAddress: '127.0.0.1' });
+    assert.equal(del.status, 204, del.text);
+    await row.waitFor({ state: 'detached', timeout: 5000 });
+    await other.waitForFunction(() => ![...document.querySelectorAll('#print-file option')].some((o) => o.textContent === 'from-slicer.gcode'), null, { timeout: 5000 });
+  } finally {
+    await other.close();
+  }
+  assert.deepEqual(pageErrors, []);
+});

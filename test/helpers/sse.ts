@@ -16,6 +16,8 @@ export interface Stream {
   /** Waits for `re` in the text received after `from` (a character offset). */
   waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<void>;
   readonly length: number;
+  /** Everything received so far. */
+  readonly text: string;
   close(): void;
 }
 
@@ -45,6 +47,7 @@ export function openStream(w: Pick<WebServer, 'httpsPort' | 'ca'>, auth: StreamA
         ended,
         isEnded: () => done,
         get length() { return text.length; },
+        get text() { return text; },
         waitFor: (re, timeoutMs = 15_000, from = 0) => new Promise((ok, fail) => {
           const check = () => {
             if (re.test(text.slice(from))) { stop(); ok(); } else if (done) { stop(); fail(new Error(`stream ended before ${re}; got:\n${text.slice(0, 1500)}`)); }

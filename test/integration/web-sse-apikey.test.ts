@@ -90,3 +90,25 @@ test('a key whose custom role loses printers.read loses its stream at once; the 
   await sKept.waitFor(/event: temperatures\n/, 10_000, mark);
   assert.equal(sKept.isEnded(), false);
 });
+
+test('an upload or delete is announced on open streams as event: files (no names); a key without files.read is not told', { timeout: 40_000 }, async () => {
+  const writer = await newKey(); // role api: files.write
+  let r = await local('POST', '/api/security/roles', { name: 'temps-only', permissions: ['printers.read'] });
+  assert.equal(r.status, 201, r.text);
+  const blind = await newKey({ role: 'temps-only' });
+  const s = await liveStream(web, { bearer: writer.key }, streams);
+  const sBlind = await liveStream(web, { bearer: blind.key }, streams);
+  const boundary = 'sse' + Date.now();
+  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="announced.gcode"\r\n\r\nG28\nG1 X1 Y1\n\r\n--${boundary}--\r\n`;
+  let mark = s.length;
+  r = await request(web, { method: 'POST', path: '/api/files', bearer: writer.key, body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+  assert.equal(r.status, 201, r.text);
+  await s.waitFor(/event: files\ndata: \{\}\n\n/, 5000, mark);
+  mark = s.length;
+  r = await request(web, { method: 'DELETE', path: '/api/files/announced.gcode', bearer: writer.key });
+  assert.equal(r.status, 204, r.text);
+  await s.waitFor(/event: files\n/, 5000, mark);
+  const blindMark = sBlind.length;
+  await sBlind.waitFor(/event: temperatures\n/, 10_000, blindMark); // still delivering, yet…
+  assert.doesNotMatch(sBlind.text, /event: files/, 'a key without files.read is not told');
+});

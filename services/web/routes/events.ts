@@ -1,7 +1,8 @@
 /**
  * GET /api/events — Server-Sent Events for the UI (CONTRACT.md "Live events"): first
  * `event: snapshot` {printers}, then the printer service's PrinterEvents as `event: <name>`
- * (printer, removed, temperatures, job, log) and `event: service` {up} when printer.sock drops/returns.
+ * (printer, removed, temperatures, job, log), `event: service` {up} when printer.sock drops/returns, and
+ * `event: files` {} after an upload or delete (to callers with files.read), so every open tab lists the files again.
  * A stream opened by a session ends when that session ends, one opened with an API key when the key is
  * revoked or expires, and either when its role loses printers.read (session-streams.ts).
  */
@@ -31,12 +32,17 @@ export const eventRoutes: Route<WebDeps>[] = [
         if (first && up) { first = false; return; }
         send('service', { up });
       });
+      // Names only through GET /api/files (files.read): the event just says "list again".
+      const filesChanged = () => send('files', {});
+      const seesFiles = principal?.permissions.has('files.read') === true;
+      if (seesFiles) deps.fileChanges?.on('changed', filesChanged);
       const keepalive = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n'); }, KEEPALIVE_MS);
       let closed = false;
       const close = () => {
         if (closed) return;
         closed = true;
         clearInterval(keepalive);
+        deps.fileChanges?.off('changed', filesChanged);
         stop();
         release();
         if (!res.writableEnded) res.end();

@@ -97,6 +97,7 @@ export const fileRoutes: Route<WebDeps>[] = [
       const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
       try { await refuseIfPrinting(deps, sanitizeName(name)); } catch (e) { await fs.rm(file.path, { force: true }); throw e; }
       const info = await store.import(file.path, name).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
+      deps.fileChanges?.emit('changed');
       return { name: info.name, size: info.size, lines: info.lines };
     },
   },
@@ -106,6 +107,7 @@ export const fileRoutes: Route<WebDeps>[] = [
       const name = sanitizeName(req.params.name);
       await refuseIfPrinting(deps, name);
       await (await fileStoreOf(deps)).remove(name);
+      deps.fileChanges?.emit('changed');
       return undefined;
     },
   },

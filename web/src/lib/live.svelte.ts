@@ -1,6 +1,6 @@
 /**
  * Live printer state from GET /api/events (Server-Sent Events: a snapshot on connect, then deltas
- * mirroring the printer service's PrinterEvent). If the stream is unavailable the UI falls back to
+ * mirroring the printer service's PrinterEvent, and `files` when the files dir changed). If the stream is unavailable the UI falls back to
  * polling GET /api/printers so it still works, just less promptly.
  */
 import { get, message } from './api.ts';
@@ -21,6 +21,8 @@ export const live = $state({
   loaded: false,
   /** Why printers cannot be listed (printer service down …); '' when fine. */
   error: '',
+  /** Goes up on every `files` event (an upload or delete anywhere): screens listing files fetch them again. */
+  filesVersion: 0,
 });
 
 function record(id: string, temps: Temperatures | undefined): void {
@@ -73,6 +75,7 @@ export function apply(event: string, data: unknown): void {
       break;
     }
     case 'job': setJob(data as JobInfo); break;
+    case 'files': live.filesVersion++; break;
     // The web lost (or regained) printer.sock; the stream itself stays open.
     case 'service': live.error = d.up ? '' : 'The printer service is not running; it is restarted automatically.'; break;
     case 'log': {
@@ -116,7 +119,7 @@ function openStream(): void {
   const es = new EventSource('/api/events');
   source = es;
   es.onopen = () => { live.mode = 'live'; stopPolling(); };
-  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log', 'service']) {
+  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log', 'service', 'files']) {
     es.addEventListener(name, (e) => apply(name, JSON.parse((e as MessageEvent<string>).data)));
   }
   // Unnamed messages carrying {event, data} are accepted too.
