@@ -183,3 +183,31 @@ test('a firmware reset mid-print pauses the job (firmware-reset) and it resumes;
     printer.command('M105');
   } finally { await rig.close(); }
 });
+
+test('UTF-8 in a file (M486 object names, M117) and in a terminal command reaches the firmware as the same bytes, checksummed over bytes', { timeout: 60_000 }, async () => {
+  const rig = await createRig({ baud: 250_000, latencyMs: 1 });
+  try {
+    const p = await rig.waitFor(() => rig.manager.list().find((x) => x.state === 'idle'), 10_000, 'printer idle');
+    const moves = gcodeLines(200);
+    const text = ['M486 S0 A"Würfel_20mm.stl"', 'M117 Drucke Würfel – 1/2', ...moves, 'M486 S-1', 'M117 Fertig ✓'];
+    await rig.files.save('würfel.gcode', text.join('\n') + '\n');
+    await rig.manager.get(p.id).start('würfel.gcode');
+    const job = await rig.jobEnd(p.id);
+    assert.equal(job.state, 'done');
+    // The simulator sees what came over the pty, byte by byte (latin1 strings): the UTF-8 bytes of each line.
+    const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+    const seen = rig.vp.sim.executed.filter((c) => c.startsWith('M486') || c.startsWith('M117'));
+    assert.deepEqual(seen, ['M486 S0 A"Würfel_20mm.stl"', 'M117 Drucke Würfel – 1/2', 'M486 S-1', 'M117 Fertig ✓'].map(utf8));
+    assert.equal(rig.vp.sim.stats.lineErrors, 0, 'no checksum mismatch: the checksum covers the bytes sent');
+    assert.deepEqual(rig.vp.sim.executed.filter((c) => c.startsWith('G1 X')), moves);
+
+    const logged: string[] = [];
+    rig.manager.events.on('event', (e) => { if (e.event === 'log' && e.data.direction === 'sent') logged.push(e.data.line); });
+    rig.manager.get(p.id).command('M117 Grüße aus der PrintBox');
+    await rig.waitFor(() => rig.vp.sim.executed.includes(utf8('M117 Grüße aus der PrintBox')), 5000, 'terminal M117 executed');
+    assert.equal(rig.vp.sim.stats.lineErrors, 0);
+    assert.deepEqual(logged, ['M117 Grüße aus der PrintBox'], 'the terminal shows the text as typed');
+    // Too long counts bytes: 40 × "ü" is 80 bytes of text after "M117 ".
+    assert.throws(() => rig.manager.get(p.id).command(`M117 ${'ü'.repeat(40)}`), { code: 'bad_gcode', message: /longer than 80 bytes/ });
+  } finally { await rig.close(); }
+});

@@ -260,9 +260,11 @@ test('a refused line is quoted (as UTF-8, shortened) so it can be found in a lar
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = new FileStore(dir);
   await store.init();
-  await assert.rejects(store.save('m117.gcode', 'G28\nM117 Drucke Würfel ; comment\n'),
-    { message: 'Line 2: non-ASCII character in command: “M117 Drucke Würfel”' });
+  await assert.rejects(store.save('m117.gcode', 'G28\nM117 Drucke Würfel *3 ; comment\n'),
+    { message: 'Line 2: control character or "*" in command: “M117 Drucke Würfel *3”' });
   await assert.rejects(store.save('long.gcode', `G28\nG1 X${'1'.repeat(100)}\n`),
-    { message: `Line 2: command longer than 80 characters: “G1 X${'1'.repeat(36)}…”` });
+    { message: `Line 2: command longer than 80 bytes: “G1 X${'1'.repeat(36)}…”` });
+  // The limit counts bytes (what Marlin's buffer holds): 40 two-byte letters are 80 bytes plus "M117 ".
+  await assert.rejects(store.save('wide.gcode', `G28\nM117 ${'ü'.repeat(40)}\n`), { message: /^Line 2: command longer than 80 bytes/ });
   assert.deepEqual(fs.readdirSync(dir), []);
 });

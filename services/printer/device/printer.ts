@@ -7,7 +7,7 @@ import { AppError, conflict } from '../../shared/errors.ts';
 import type { FileStore } from '../../shared/files.ts';
 import type { JobInfo, PrinterEvent, PrinterInfo, PrinterState, Temperatures } from '../../shared/ipc.ts';
 import type { Logger } from '../../shared/log.ts';
-import { commandProblem, commandWord } from '../protocol/gcode.ts';
+import { commandProblem, commandWord, fromWire, toWire } from '../protocol/gcode.ts';
 import { parseResponse, type Response } from '../protocol/responses.ts';
 import type { OpenPort } from '../serial/port.ts';
 import type { JobRecord, JobStore } from '../jobs/job-store.ts';
@@ -146,7 +146,8 @@ export class Printer {
   }
 
   command(gcode: string): void {
-    const cmd = gcode.trim();
+    const text = gcode.trim();
+    const cmd = toWire(text);
     const problem = commandProblem(cmd);
     if (problem) throw new AppError('bad_gcode', 400, `Invalid command: ${problem}`);
     if (!this.link) throw conflict('not_connected', 'Printer is not connected');
@@ -154,7 +155,7 @@ export class Printer {
     if (word === 'M112') return this.emergencyStop();
     if ((word === 'M108' || word === 'M410') && this.capabilities.EMERGENCY_PARSER) this.link.raw(cmd);
     else this.terminalIds.add(this.link.command(cmd));
-    this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: cmd } });
+    this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: text } });
   }
 
   /** M112 jumps every queue; the firmware halts and needs a reset (reconnect(), replug or service restart). */
@@ -182,7 +183,7 @@ export class Printer {
     // Job and poll oks would flood the terminal; the ok answering a terminal command is its answer (M105, G28).
     const tag = r.type === 'ok' ? this.link?.nextAck() : undefined;
     const answersTerminal = tag?.kind === 'cmd' && this.terminalIds.delete(tag.id);
-    if ((r.type !== 'ok' && r.type !== 'temperatures') || answersTerminal) this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line } });
+    if ((r.type !== 'ok' && r.type !== 'temperatures') || answersTerminal) this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line: fromWire(line) } });
     this.link?.handle(r);
   }
 

@@ -1,6 +1,10 @@
 /**
  * G-code line helpers shared by the sender, the job reader, the file store and the simulator:
  * comment stripping, Marlin's XOR checksum, numbered-line framing (`N<n> <cmd>*<cs>`).
+ *
+ * Lines are handled as byte strings (latin1: one char per byte), as read from files and written to the
+ * port: Marlin checksums and buffers bytes, so the checksum and the RX-byte window must count bytes.
+ * Text that arrives as Unicode (a terminal command, `M117 Drucke Würfel`) goes through toWire() first.
  */
 
 /** Marlin's MAX_CMD_SIZE is 96 including N/checksum; commands longer than this are refused on upload. */
@@ -33,13 +37,26 @@ export function parseNumbered(line: string): { n: number; cmd: string } | null {
   return { n: Number(m[1]), cmd: m[2]!.trim() };
 }
 
-/** Why a command line is not acceptable G-code, or null. Used for uploads (web → 400) and terminal commands. */
+/** Unicode text → the byte string of its UTF-8 encoding (what goes on the wire). */
+export const toWire = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+
+/** A byte string from a file or the port → text for people: UTF-8 when it is valid UTF-8, else as it is. */
+export function fromWire(bytes: string): string {
+  if (!/[\x80-\xff]/.test(bytes)) return bytes;
+  try { return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(bytes, 'latin1')); } catch { return bytes; }
+}
+
+/**
+ * Why a command line (a byte string) is not acceptable G-code, or null. Used for uploads (web → 400) and
+ * terminal commands. Bytes above 0x7F pass: slicers write object names and M117 messages in UTF-8
+ * (`M486 A"Würfel"`), and Marlin takes them as bytes like any other.
+ */
 export function commandProblem(cmd: string): string | null {
-  if (cmd.length > MAX_COMMAND_LENGTH) return `command longer than ${MAX_COMMAND_LENGTH} characters`;
+  if (cmd.length > MAX_COMMAND_LENGTH) return `command longer than ${MAX_COMMAND_LENGTH} bytes`;
   // Control characters would corrupt framing; '*' would be taken as a checksum by the firmware.
   if (/[\x00-\x08\x0a-\x1f\x7f*]/.test(cmd)) return 'control character or "*" in command';
   if (!/^[A-Za-z]/.test(cmd)) return 'command does not start with a letter';
-  if (/[^\x20-\x7e\t]/.test(cmd)) return 'non-ASCII character in command';
+  if (/[^\x00-\xff]/.test(cmd)) throw new Error('commandProblem() takes a byte string: toWire() first');
   return null;
 }
 
