@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { request } from '../helpers/web.ts';
+import { multipart, request } from '../helpers/web.ts';
 import { launch, screenshot, type LaunchedBrowser } from './support.ts';
 import { startUiStack, type UiStack } from './stack.ts';
 
@@ -57,9 +57,8 @@ const local = () => `https://127.0.0.1:${stack.web.httpsPort}`;
 
 /** Uploads a 10,001-line file through the API, as another tab or a slicer would. */
 async function uploadByApi(name: string): Promise<void> {
-  const boundary = 'qa' + Date.now();
-  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\nG28\n${'G1 X10 Y10\nG1 X20 Y20\n'.repeat(5000)}\r\n--${boundary}--\r\n`;
-  const up = await request(stack.web, { method: 'POST', path: '/api/files', localAddress: '127.0.0.1', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+  const { body, headers } = multipart(name, `G28\n${'G1 X10 Y10\nG1 X20 Y20\n'.repeat(5000)}`);
+  const up = await request(stack.web, { method: 'POST', path: '/api/files', localAddress: '127.0.0.1', body, headers });
   assert.equal(up.status, 201, up.text);
 }
 

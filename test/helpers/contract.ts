@@ -68,12 +68,3 @@ export function assertError(reply: { status: number; json: unknown; text: string
   if (code) assert.equal(e.code, code, `${line}: error code in ${reply.text}`);
 }
 
-/** A multipart/form-data body with one file field. */
-export function multipart(field: string, filename: string, content: string | Buffer): { raw: Buffer; headers: Record<string, string> } {
-  const boundary = `----printbox-contract-${Math.random().toString(16).slice(2)}`;
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-  return {
-    raw: Buffer.concat([Buffer.from(head), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]),
-    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-  };
-}

@@ -171,3 +171,16 @@ export function sessionCookie(reply: Pick<Reply, 'headers'>): string | undefined
 /** Lines from the auth helper that record an actual pam_authenticate call for `user`. */
 export const pamCalls = (auth: Service, user: string) =>
   auth.lines.filter((l) => l.includes('pam_authenticate') && l.includes(`"user":"${user}"`)).length;
+
+/**
+ * A multipart/form-data body with one file field, as a browser sends it (a `"` in the name becomes %22).
+ * `field` is "file" for the contract's upload.
+ */
+export function multipart(filename: string, content: string | Buffer, field = 'file'): { body: Buffer; headers: Record<string, string> } {
+  const boundary = `----printbox-test-${Math.random().toString(16).slice(2)}`;
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename.replace(/"/g, '%22')}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+  return {
+    body: Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+  };
+}

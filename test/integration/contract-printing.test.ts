@@ -12,9 +12,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCloud, type TestCloud } from '../helpers/cloud.ts';
-import { assertError, assertShape, multipart } from '../helpers/contract.ts';
+import { assertError, assertShape } from '../helpers/contract.ts';
 import { gcodeLines } from '../helpers/virtual-printer.ts';
-import { REPO, tempDir } from '../helpers/web.ts';
+import { multipart, REPO, tempDir } from '../helpers/web.ts';
 import { startStack, type RequestOptions, type Stack } from './security-stack.ts';
 
 const OWNER = { email: 'contract-owner@example.test', password: 'contract owner pw 1' };
@@ -85,12 +85,12 @@ test('GET /api/printers → [{"id", "port", "name", "state", "temperatures", "jo
 
 test('POST /api/files (multipart field "file") → 201 {"name", "size", "lines"}; GET /api/files; DELETE /api/files/:name', async () => {
   const text = ['G28', ...gcodeLines(4999)].join('\n') + '\n';
-  const up = multipart('file', 'contract.gcode', text);
-  const r = await as({ path: '/api/files', raw: up.raw, headers: up.headers });
+  const up = multipart('contract.gcode', text);
+  const r = await as({ path: '/api/files', raw: up.body, headers: up.headers });
   assert.equal(r.status, 201, r.text);
   assert.deepEqual(r.json, { name: 'contract.gcode', size: Buffer.byteLength(text), lines: 5000 });
-  const extra = multipart('file', 'delete-me.gcode', 'G28\n');
-  assert.equal((await stack.req({ path: '/api/files', raw: extra.raw, headers: extra.headers, bearer: apiKey })).status, 201, 'upload with an API key');
+  const extra = multipart('delete-me.gcode', 'G28\n');
+  assert.equal((await stack.req({ path: '/api/files', raw: extra.body, headers: extra.headers, bearer: apiKey })).status, 201, 'upload with an API key');
   const list = await as({ path: '/api/files' });
   assert.equal(list.status, 200, list.text);
   assert.ok(Array.isArray(list.json));

@@ -11,14 +11,7 @@ import tls from 'node:tls';
 import { test } from 'node:test';
 import { startPrinterStack } from '../helpers/printer-stack.ts';
 import { gcodeLines } from '../helpers/virtual-printer.ts';
-import type { WebServer } from '../helpers/web.ts';
-
-function multipart(field: string, filename: string, content: Buffer | string): { body: Buffer; headers: Record<string, string> } {
-  const boundary = '----printbox' + Math.random().toString(16).slice(2);
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename.replace(/"/g, '%22')}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(content), Buffer.from(`\r\n--${boundary}--\r\n`)]);
-  return { body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } };
-}
+import { multipart, type WebServer } from '../helpers/web.ts';
 
 /** Reads an SSE stream until `until` matches the collected text. */
 function sse(web: WebServer, until: RegExp, timeoutMs = 15_000): Promise<string> {
@@ -47,14 +40,14 @@ test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503
 
     // Upload: a good file.
     const good = ['; sliced by a test', 'G28', ...gcodeLines(2000)].join('\n');
-    const up = multipart('file', 'benchy (1).gcode', good);
+    const up = multipart('benchy (1).gcode', good);
     const ok = await call('POST', '/api/files', up.body, up.headers);
     assert.equal(ok.status, 201, ok.text);
     assert.deepEqual(ok.json, { name: 'benchy (1).gcode', size: Buffer.byteLength(good), lines: 2001 });
 
     // Hostile names: 400, nothing anywhere.
     for (const name of ['../evil.gcode', '..\\evil.gcode', '/tmp/evil.gcode', '.hidden.gcode', 'evil.sh', 'a\tb.gcode', 'x'.repeat(300) + '.gcode', '..']) {
-      const m = multipart('file', name, 'G28\n');
+      const m = multipart(name, 'G28\n');
       const r = await call('POST', '/api/files', m.body, m.headers);
       assert.equal(r.status, 400, `${JSON.stringify(name)} → ${r.status} ${r.text}`);
       assert.equal(r.json.error?.code, 'bad_filename', name);
@@ -68,13 +61,13 @@ test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503
       ['junk.gcode', 'hello world\n#!/bin/sh\n', /Line 2: command does not start with a letter/],
     ];
     for (const [name, content, re] of bad) {
-      const m = multipart('file', name, content);
+      const m = multipart(name, content);
       const r = await call('POST', '/api/files', m.body, m.headers);
       assert.equal(r.status, 400, `${name}: ${r.text}`);
       assert.equal(r.json.error?.code, 'bad_gcode');
       assert.match(r.json.error!.message, re);
     }
-    const wrongField = multipart('upload', 'x.gcode', 'G28\n');
+    const wrongField = multipart('x.gcode', 'G28\n', 'upload');
     assert.equal((await call('POST', '/api/files', wrongField.body, wrongField.headers)).status, 400);
     assert.equal((await call('POST', '/api/files', { file: 'x' })).status, 415, 'JSON is not an upload');
     assert.deepEqual(fs.readdirSync(path.join(dataDir, 'files')).sort(), ['.benchy (1).gcode.meta', 'benchy (1).gcode'], 'only the good file (+ its line count), no spool leftovers');

@@ -11,12 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startPrinterStack } from '../helpers/printer-stack.ts';
 import { gcodeLines } from '../helpers/virtual-printer.ts';
-
-function multipart(filename: string, content: string): { body: Buffer; headers: Record<string, string> } {
-  const boundary = '----qa' + Math.random().toString(16).slice(2);
-  const body = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n${content}\r\n--${boundary}--\r\n`);
-  return { body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } };
-}
+import { multipart } from '../helpers/web.ts';
 
 test('the file of a running or paused print cannot be deleted or replaced; a vanished file fails resume cleanly', { timeout: 90_000 }, async () => {
   const stack = await startPrinterStack({ tag: 'qa-inuse', printers: { 'vp-1': { baud: 250_000, latencyMs: 2 } }, web: true });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { endsWithin, liveStream, type Stream } from '../helpers/sse.ts';
-import { request, spawnService, startWeb, tempDir, type Service, type WebServer } from '../helpers/web.ts';
+import { multipart, request, spawnService, startWeb, tempDir, type Service, type WebServer } from '../helpers/web.ts';
 
 /** Revoking must end the stream within this (the revoke path is immediate). */
 const PROMPT_MS = 3000;
@@ -98,10 +98,9 @@ test('an upload or delete is announced on open streams as event: files (no names
   const blind = await newKey({ role: 'temps-only' });
   const s = await liveStream(web, { bearer: writer.key }, streams);
   const sBlind = await liveStream(web, { bearer: blind.key }, streams);
-  const boundary = 'sse' + Date.now();
-  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="announced.gcode"\r\n\r\nG28\nG1 X1 Y1\n\r\n--${boundary}--\r\n`;
+  const { body, headers } = multipart('announced.gcode', 'G28\nG1 X1 Y1\n');
   let mark = s.length;
-  r = await request(web, { method: 'POST', path: '/api/files', bearer: writer.key, body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` } });
+  r = await request(web, { method: 'POST', path: '/api/files', bearer: writer.key, body, headers });
   assert.equal(r.status, 201, r.text);
   await s.waitFor(/event: files\ndata: \{\}\n\n/, 5000, mark);
   mark = s.length;
