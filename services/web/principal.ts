@@ -23,15 +23,15 @@ export async function endChangedSession(req: Request, deps: WebDeps, user: strin
   await deps.audit?.record({ actor: user, method: 'pam', ip: req.socket.remoteAddress ?? 'unknown', action: 'auth.session_ended', outcome: 'success', details: { reason: 'account changed' } });
 }
 
+const rolePermissions = (deps: WebDeps, role: string) => deps.roles ? deps.roles.permissionsOf(role) : Promise.resolve(permissionsOf(role));
+
 /** What a signed-in session may do right now: its role and permissions are looked up on every call, not kept from login. */
-export function principalForSession(auth: SessionAuth, deps: WebDeps): Promise<Principal> {
+export async function principalForSession(auth: SessionAuth, deps: WebDeps): Promise<Principal> {
   if (deps.security) return deps.security.principalForUser({ username: auth.user, method: auth.method, groups: auth.groups });
-  const perms = deps.roles ? deps.roles.permissionsOf(auth.role) : Promise.resolve(permissionsOf(auth.role));
-  return perms.then((permissions) => ({ user: auth.user, method: auth.method, role: auth.role, permissions }));
+  return { user: auth.user, method: auth.method, role: auth.role, permissions: await rolePermissions(deps, auth.role) };
 }
 
 export async function resolvePrincipal(req: Request, deps: WebDeps): Promise<Principal | null> {
-  const perms = (role: string) => deps.roles ? deps.roles.permissionsOf(role) : Promise.resolve(permissionsOf(role));
   refuseQueryCredentials(req.query as Record<string, unknown>); // keys only in Authorization (CONTRACT)
   let auth = await currentAuth(req, deps);
   // like an idle-expired session, an ended one makes this request anonymous (so 401 on non-public routes)
@@ -50,6 +50,6 @@ export async function resolvePrincipal(req: Request, deps: WebDeps): Promise<Pri
     if (!deps.apiKeys) throw new AppError('unauthorized', 401, 'API keys are not enabled');
     return deps.apiKeys.authenticate(m[1]!);
   }
-  if (isLocalSocket(req)) return { user: 'local', method: 'local', role: 'admin', permissions: await perms('admin') };
+  if (isLocalSocket(req)) return { user: 'local', method: 'local', role: 'admin', permissions: await rolePermissions(deps, 'admin') };
   return null;
 }
