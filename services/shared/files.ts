@@ -2,7 +2,7 @@
  * The G-code file store (<dataDir>/files), shared by web (upload/list/delete) and printer (read for jobs).
  * Names are sanitised to a flat, printable basename — no separators, no "..", no hidden files — and
  * every resolved path is checked to stay inside the directory. Content is validated line by line
- * (printable ASCII G-code, bounded command length) while it is copied, then fsynced and renamed into
+ * (printable G-code, UTF-8 allowed, bounded command length) while it is copied, then fsynced and renamed into
  * place atomically, so a power cut never leaves half a file under a real name.
  */
 import fs from 'node:fs';
@@ -38,9 +38,48 @@ export function sanitizeName(raw: unknown): string {
  */
 export async function validateGcode(file: string): Promise<{ lines: number; size: number }> {
   const size = (await fsp.stat(file)).size;
-  let lines = 0; let n = 0; let carry = '';
-  const check = (raw: string) => {
-    n++;
+  const check = new GcodeCheck();
+  for await (const chunk of fs.createReadStream(file, { encoding: 'latin1', highWaterMark: 64 * 1024 }) as AsyncIterable<string>) check.write(chunk);
+  return { lines: check.end(), size };
+}
+
+/** No G-code line comes near this; a file without line breaks (binary, minified) must not fill the memory. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * validateGcode() as a stream check: write() the bytes in order as latin1 strings (any chunking — an
+ * upload arrives in pieces of any size), then end() gives the command count. Each throws 400 bad_gcode
+ * at the first bad line, so an upload can be checked while it arrives instead of read again afterwards.
+ */
+export class GcodeCheck {
+  private n = 0;
+  private lines = 0;
+  private carry = '';
+  private started = false;
+
+  write(chunk: string): void {
+    let text = this.carry + chunk;
+    if (!this.started) {
+      // A UTF-8 byte order mark (Windows editors) is not part of line 1; the job reader skips it too.
+      if (text.length < UTF8_BOM_LATIN1.length && UTF8_BOM_LATIN1.startsWith(text)) { this.carry = text; return; }
+      if (text.startsWith(UTF8_BOM_LATIN1)) text = text.slice(UTF8_BOM_LATIN1.length);
+      this.started = true;
+    }
+    let from = 0; let i: number;
+    while ((i = text.indexOf('\n', from)) >= 0) { this.line(text.slice(from, i)); from = i + 1; }
+    this.carry = text.slice(from);
+    if (this.carry.length > MAX_LINE_BYTES) throw badRequest('bad_gcode', `Line ${this.n + 1}: longer than 1 MB without a line break; this is not a G-code text file`);
+  }
+
+  end(): number {
+    if (this.carry) this.line(this.carry);
+    this.carry = '';
+    if (this.lines === 0) throw badRequest('bad_gcode', 'The file contains no G-code commands');
+    return this.lines;
+  }
+
+  private line(raw: string): void {
+    const n = ++this.n;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.includes('\0')) throw badRequest('bad_gcode', `Line ${n}: binary data (NUL byte); this is not a G-code text file`);
     if (line.includes('\r')) throw badRequest('bad_gcode', `Line ${n}: CR-only line endings (old Mac style); save the file with LF or CRLF line endings`);
@@ -49,20 +88,8 @@ export async function validateGcode(file: string): Promise<{ lines: number; size
     const problem = commandProblem(cmd);
     // The line itself (as UTF-8, shortened) lets the user find it in a file of millions of lines.
     if (problem) throw badRequest('bad_gcode', `Line ${n}: ${problem}: “${shorten(Buffer.from(cmd, 'latin1').toString('utf8'))}”`);
-    lines++;
-  };
-  let first = true;
-  for await (const chunk of fs.createReadStream(file, { encoding: 'latin1', highWaterMark: 64 * 1024 }) as AsyncIterable<string>) {
-    // A UTF-8 byte order mark (Windows editors) is not part of line 1; the job reader skips it too.
-    const text = carry + (first && chunk.startsWith(UTF8_BOM_LATIN1) ? chunk.slice(3) : chunk);
-    first = false;
-    let from = 0; let i: number;
-    while ((i = text.indexOf('\n', from)) >= 0) { check(text.slice(from, i)); from = i + 1; }
-    carry = text.slice(from);
+    this.lines++;
   }
-  if (carry) check(carry);
-  if (lines === 0) throw badRequest('bad_gcode', 'The file contains no G-code commands');
-  return { lines, size };
 }
 
 /** The count stored beside `full` for a file of `size` bytes; undefined when there is none or the size differs. */
@@ -136,12 +163,16 @@ export class FileStore {
   /** Where uploads are spooled before validation (same filesystem, so the final rename is atomic). */
   tempPath(): string { return path.join(this.dir, `.upload-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`); }
 
-  /** Validates a spooled upload and moves it into place under `name`; the temp file is always removed. */
-  async import(tempFile: string, name: string): Promise<FileInfo> {
+  /**
+   * Validates a spooled upload and moves it into place under `name`; the temp file is always removed.
+   * `checkedLines`: the spool was already checked by a GcodeCheck while it was written (uploads), so it
+   * is not read a second time.
+   */
+  async import(tempFile: string, name: string, checkedLines?: number): Promise<FileInfo> {
     try {
       const dest = this.path(name);
       if (path.dirname(path.resolve(tempFile)) !== path.resolve(this.dir)) throw new AppError('internal', 500, 'Upload spooled outside the files dir');
-      const { lines, size } = await validateGcode(tempFile);
+      const { lines, size } = checkedLines === undefined ? await validateGcode(tempFile) : { lines: checkedLines, size: (await fsp.stat(tempFile)).size };
       const fh = await fsp.open(tempFile, 'r+');
       try { await fh.sync(); } finally { await fh.close(); }
       await fsp.rename(tempFile, dest);

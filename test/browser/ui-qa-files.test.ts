@@ -1,6 +1,6 @@
 /**
  * User QA in a real browser at phone width (390 px), on the device itself (local session): a 40 MB
- * slicer file uploads with progress and then a "checking" phase, the list shows its line count on one
+ * slicer file uploads with progress and then a "saving" phase (every line is checked while it arrives), the list shows its line count on one
  * line, a second large file on a full disk shows the server's words (not a code, not "connection
  * lost") and leaves no partial file, pause says what it is doing while the printer parks, and the print screen offers a file uploaded
  * during a print once it ends, and a file prints straight from the list.
@@ -62,13 +62,13 @@ async function uploadByApi(name: string): Promise<void> {
   assert.equal(up.status, 201, up.text);
 }
 
-test('a 40 MB file uploads with progress, then a checking phase; the list shows its lines on one line', { timeout: 60_000 }, async () => {
+test('a 40 MB file uploads with progress, then a saving phase; the list shows its lines on one line', { timeout: 60_000 }, async () => {
   const file = path.join(work, 'benchy-0.2mm.gcode');
   const commands = gcode(file, 40);
   const p = b.page;
   await p.goto(local() + '/#/files');
   const phases: string[] = [];
-  // Record what the status line says while the request runs (the checking phase lasts a fraction of a second here).
+  // Record what the status line says while the request runs (the saving phase lasts a fraction of a second here).
   await p.exposeFunction('qaPhase', (t: string) => { phases.push(t); });
   await p.evaluate(() => {
     new MutationObserver(() => {
@@ -81,7 +81,7 @@ test('a 40 MB file uploads with progress, then a checking phase; the list shows 
   await p.locator('input[type=file]:disabled').waitFor({ state: 'attached', timeout: 2000 });
   await p.getByText(`Uploaded benchy-0.2mm.gcode (${commands.toLocaleString('en-US')} lines).`).waitFor();
   assert.ok(phases.some((t) => /Uploading benchy-0\.2mm\.gcode… \d+ % of 40\.\d MB/.test(t)), `upload progress shown: ${phases.slice(0, 5).join(' | ')}`);
-  assert.ok(phases.some((t) => /Checking benchy-0\.2mm\.gcode line by line — a large file takes a little while…/.test(t)), `checking phase shown: ${[...new Set(phases)].slice(-5).join(' | ')}`);
+  assert.ok(phases.some((t) => /Saving benchy-0\.2mm\.gcode on the PrintBox — a large file takes a few seconds…/.test(t)), `saving phase shown: ${[...new Set(phases)].slice(-5).join(' | ')}`);
   const lines = p.getByRole('table', { name: 'Uploaded files' }).getByText(/lines$/);
   const box = (await lines.boundingBox())!;
   assert.ok(box.height < 24, `"N lines" wraps at 390 px (height ${box.height})`);

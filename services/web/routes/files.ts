@@ -1,6 +1,7 @@
 /**
  * G-code files (CONTRACT.md "HTTP API"): multipart upload (field `file`) spooled by multer into the
- * files dir itself, then validated, fsynced and renamed by the shared FileStore. Hostile names and
+ * files dir itself and checked line by line as it is written (upload-storage.ts), then fsynced and
+ * renamed by the shared FileStore. Hostile names and
  * malformed G-code are 400s and leave nothing behind; oversize uploads are 413.
  */
 import fs from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { AppError, badRequest } from '../../shared/errors.ts';
 import { FileStore, sanitizeName } from '../../shared/files.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
+import { checkedSpool, type CheckedUpload } from '../upload-storage.ts';
 
 export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
@@ -36,19 +38,17 @@ export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
 // Loaded at first use, not at start-up: the idle web must stay small (image test: all services ≤ 150 MiB RSS).
 let multerLib: typeof Multer | undefined;
 
-async function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File> {
+async function receive(store: FileStore, req: Request, res: Response): Promise<Express.Multer.File & CheckedUpload> {
   const multer = (multerLib ??= (await import('multer')).default);
-  let spool: string | undefined;
   const upload = multer({
-    storage: multer.diskStorage({ destination: store.dir, filename: (_req, _file, cb) => { spool = store.tempPath(); cb(null, path.basename(spool)); } }),
+    storage: checkedSpool(store),
     limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 5, parts: 6 },
     // Keep the client's raw name: a hostile "../x" must be refused, not silently trimmed to "x".
     preservePath: true,
   }).single('file');
   return new Promise((resolve, reject) => {
     upload(req, res, (err: unknown) => {
-      // multer only cleans up files it finished writing; a write that failed midway (disk full) stays.
-      if (err && spool) void fs.rm(spool, { force: true });
+      if (err instanceof AppError) return reject(err); // bad_gcode from the check while it was written
       if (isDiskFull(err)) return reject(diskFull());
       if (err instanceof multer.MulterError) {
         if (err.code === 'LIMIT_FILE_SIZE') return reject(tooLarge());
@@ -56,7 +56,7 @@ async function receive(store: FileStore, req: Request, res: Response): Promise<E
       }
       if (err) return reject(badRequest('bad_upload', 'The upload could not be read'));
       if (!req.file) return reject(badRequest('bad_upload', 'No file in the field "file"'));
-      resolve(req.file);
+      resolve(req.file as Express.Multer.File & CheckedUpload);
     });
   });
 }
@@ -96,7 +96,7 @@ export const fileRoutes: Route<WebDeps>[] = [
       const original = Buffer.from(file.originalname, 'latin1').toString('utf8');
       const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
       try { await refuseIfPrinting(deps, sanitizeName(name)); } catch (e) { await fs.rm(file.path, { force: true }); throw e; }
-      const info = await store.import(file.path, name).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
+      const info = await store.import(file.path, name, file.lines).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
       deps.fileChanges?.emit('changed');
       return { name: info.name, size: info.size, lines: info.lines };
     },
