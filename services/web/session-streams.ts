@@ -78,6 +78,31 @@ const loadSession = (store: WebDeps['sessionStore'], sid: string) => new Promise
 });
 
 /**
+ * What both bindings share: a re-check of the credential on a timer and on every permission change
+ * (Security.onPermissionsChanged), and one release that stops both and unregisters the stream.
+ */
+function recheckLoop(deps: WebDeps, unregister: () => void, check: () => Promise<void>) {
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  const unwatch = deps.security?.onPermissionsChanged(() => void check()) ?? (() => undefined);
+  return {
+    get released() { return released; },
+    /** The next timed re-check in `ms`; replaces a pending one (a permission change re-checked early). */
+    after(ms: number) {
+      if (released) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void check(), Math.max(0, ms));
+    },
+    release() {
+      released = true;
+      clearTimeout(timer);
+      unregister();
+      unwatch();
+    },
+  };
+}
+
+/**
  * Ties an open stream to the session of `req` until the returned release function is called (when
  * the stream closes). `end` is called once the session is over, after it has been destroyed — so
  * express-session cannot write it back when the stream's response ends (session-store.ts). Streams
@@ -89,16 +114,9 @@ export function bindStreamToSession(req: Request, deps: WebDeps, permission: Per
   const sid = req.sessionID;
   const now = deps.now ?? Date.now;
   const recheckMs = Math.min(MAX_RECHECK_MS, deps.config.accountRecheckS * 1000);
-  const unregister = deps.streams?.add(sid, end) ?? (() => undefined);
-  let released = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const schedule = (endsAt: number) => {
-    if (released) return;
-    clearTimeout(timer); // a re-check on a permission change replaces the timed one
-    // +1: wake just after the limit, when currentAuth() would also call the session over
-    timer = setTimeout(() => void check(), Math.max(0, Math.min(recheckMs, endsAt - now() + 1)));
-  };
+  const loop = recheckLoop(deps, deps.streams?.add(sid, end) ?? (() => undefined), check);
+  // +1: wake just after the limit, when currentAuth() would also call the session over
+  const schedule = (endsAt: number) => loop.after(Math.min(recheckMs, endsAt - now() + 1));
   const over = async (reason: string) => {
     deps.log.debug('event stream ends with its session', { reason });
     await destroy(req);
@@ -107,18 +125,18 @@ export function bindStreamToSession(req: Request, deps: WebDeps, permission: Per
   async function check(): Promise<void> {
     try {
       const auth = authOf(await loadSession(deps.sessionStore, sid));
-      if (released) return;
+      if (loop.released) return;
       if (!auth) return await over('session gone');
       const endsAt = sessionEndsAt(auth, deps.config);
       if (now() > endsAt) return await over('session expired');
       if (auth.accountStamp && deps.accountCheck && !(await deps.accountCheck.stillValid(sid, auth.user, auth.accountStamp))) {
-        if (released) return;
+        if (loop.released) return;
         await endChangedSession(req, deps, auth.user);
         end();
         return;
       }
       if (!(await principalForSession(auth, deps)).permissions.has(permission)) {
-        if (released) return;
+        if (loop.released) return;
         deps.log.debug('event stream ends: its session lost the permission', { permission });
         end();
         return;
@@ -130,13 +148,7 @@ export function bindStreamToSession(req: Request, deps: WebDeps, permission: Per
     }
   }
   schedule(sessionEndsAt(opened, deps.config));
-  const unwatch = deps.security?.onPermissionsChanged(() => void check()) ?? (() => undefined);
-  return () => {
-    released = true;
-    clearTimeout(timer);
-    unregister();
-    unwatch();
-  };
+  return () => loop.release();
 }
 
 /** A key stream re-checks its key at least this often (also keeps setTimeout far from its 24.8-day limit). */
@@ -154,21 +166,13 @@ export function bindStreamToApiKey(req: Request, principal: Principal | null, de
   const apiKeys = deps.apiKeys;
   if (!key || !bearer || !apiKeys) return () => undefined;
   const now = deps.now ?? Date.now;
-  const unregister = deps.streams?.addKey(key.id, end) ?? (() => undefined);
-  let released = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const schedule = () => {
-    if (released) return;
-    clearTimeout(timer); // a re-check on a permission change replaces the timed one
-    // +1: wake just after the expiry, when authenticate() calls the key expired
-    const untilExpiry = key.expiresAt === null ? KEY_RECHECK_MS : key.expiresAt - now() + 1;
-    timer = setTimeout(() => void check(), Math.max(0, Math.min(KEY_RECHECK_MS, untilExpiry)));
-  };
+  const loop = recheckLoop(deps, deps.streams?.addKey(key.id, end) ?? (() => undefined), check);
+  // +1: wake just after the expiry, when authenticate() calls the key expired
+  const schedule = () => loop.after(Math.min(KEY_RECHECK_MS, key.expiresAt === null ? KEY_RECHECK_MS : key.expiresAt - now() + 1));
   async function check(): Promise<void> {
     try {
       const current = await apiKeys!.authenticate(bearer!);
-      if (released) return;
+      if (loop.released) return;
       if (!current.permissions.has(permission)) {
         deps.log.debug('event stream ends: its API key lost the permission', { key: key!.id, permission });
         end();
@@ -176,7 +180,7 @@ export function bindStreamToApiKey(req: Request, principal: Principal | null, de
       }
       schedule();
     } catch (err) {
-      if (released) return;
+      if (loop.released) return;
       if (err instanceof AppError && err.status === 401) {
         deps.log.debug('event stream ends with its API key', { key: key!.id, reason: err.code });
         end();
@@ -187,11 +191,5 @@ export function bindStreamToApiKey(req: Request, principal: Principal | null, de
     }
   }
   schedule();
-  const unwatch = deps.security?.onPermissionsChanged(() => void check()) ?? (() => undefined);
-  return () => {
-    released = true;
-    clearTimeout(timer);
-    unregister();
-    unwatch();
-  };
+  return () => loop.release();
 }
