@@ -2,6 +2,7 @@
  * Test helpers for the printer service: a virtual printer on a real pty in a private temp dir, an
  * in-process PrinterManager wired exactly like main.ts, and waiting for events.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,9 @@ export interface Rig {
   waitFor<T>(fn: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
   /** Waits until the job of printer `id` is no longer printing (done, failed, cancelled or paused). */
   jobEnd(id: string, timeoutMs?: number): Promise<JobRecord>;
+  /** Resumes the paused job of printer `id`, waits until it is done (asserted) and returns the commands
+   *  the firmware ran since the resume; the lowest head height (sim.physical.minZ) is tracked from the resume on. */
+  resumeToEnd(id: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -62,9 +66,17 @@ export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { 
       await new Promise((r) => setTimeout(r, 25));
     }
   };
+  const jobEnd = (id: string, timeoutMs = 40_000) => waitFor(() => { const j = manager.get(id).job; return j && j.state !== 'printing' && j; }, timeoutMs, `${id}: job end`);
   return {
-    dir, vp, manager, files, store, events, waitFor,
-    jobEnd: (id, timeoutMs = 40_000) => waitFor(() => { const j = manager.get(id).job; return j && j.state !== 'printing' && j; }, timeoutMs, `${id}: job end`),
+    dir, vp, manager, files, store, events, waitFor, jobEnd,
+    async resumeToEnd(id) {
+      const cut = vp.sim.executed.length;
+      vp.sim.physical.minZ = Infinity;
+      await manager.get(id).resume();
+      const job = await jobEnd(id);
+      assert.equal(job.state, 'done', `${id}: the resumed job finished`);
+      return vp.sim.executed.slice(cut);
+    },
     close: async () => { await manager.stop(); await vp.close(); await store.close(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }

@@ -42,12 +42,7 @@ async function pauseWithResetDuringPark(rig: Rig, afterExecuting: boolean) {
 }
 
 async function resumeToEnd(rig: Rig, printer: ReturnType<Rig['manager']['get']>, resumeAt: number) {
-  const cut = rig.vp.sim.executed.length;
-  rig.vp.sim.physical.minZ = Infinity;
-  await printer.resume();
-  const job = await rig.jobEnd(printer.id);
-  assert.equal(job.state, 'done');
-  const after = rig.vp.sim.executed.slice(cut);
+  const after = await rig.resumeToEnd(printer.id);
   const home = after.indexOf('G28 X Y');
   assert.ok(home > 0, 'resume re-homed X/Y');
   // (the renumbering M110 after the reset may still be executing when resume starts)

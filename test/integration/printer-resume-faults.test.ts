@@ -26,12 +26,7 @@ async function printAndPause(rig: Rig) {
 }
 
 async function resumeSafelyToEnd(rig: Rig, printer: Awaited<ReturnType<typeof printAndPause>>['printer'], resumeAt: number) {
-  const cut = rig.vp.sim.executed.length;
-  rig.vp.sim.physical.minZ = Infinity;
-  await printer.resume();
-  const job = await rig.jobEnd(printer.id);
-  assert.equal(job.state, 'done');
-  const after = rig.vp.sim.executed.slice(cut);
+  const after = await rig.resumeToEnd(printer.id);
   assert.ok(after.indexOf('G28 X Y') > after.indexOf('G1 Z10 F600'), 'lifted, then re-homed X/Y');
   assert.deepEqual(after.filter(isMove), LINES.slice(resumeAt).filter(isMove), 'continued from the resume point, in order');
   assert.ok(rig.vp.sim.physical.minZ >= Z - 1e-9, `never below the print (lowest Z ${rig.vp.sim.physical.minZ})`);
