@@ -21,7 +21,11 @@ export class JobReader implements LineSource {
   private reading = false;
   private ready: Array<() => void> = [];
   private fh: fsp.FileHandle | undefined;
+  private read = 0;
   error: Error | undefined;
+
+  /** Bytes of the file read so far (shows whether a resume seeked or read through). */
+  get bytesRead(): number { return this.read; }
 
   private constructor(private readonly file: string, private readonly skip: number) {}
 
@@ -73,6 +77,7 @@ export class JobReader implements LineSource {
         const { bytesRead } = await this.fh.read(buf, 0, CHUNK, this.pos);
         const start = this.pos;
         this.pos += bytesRead;
+        this.read += bytesRead;
         if (bytesRead === 0) { this.eof = true; this.emitLine(this.carry, this.pos); this.carry = ''; break; }
         const text = this.carry + buf.subarray(0, bytesRead).toString('latin1');
         let offset = start - this.carry.length;
