@@ -189,6 +189,32 @@ test('several files chosen (or dropped) at once are uploaded one after another, 
   assert.deepEqual(pageErrors, []);
 });
 
+test('a model or binary G-code is refused before any of it is sent, with what to do instead', { timeout: 60_000 }, async () => {
+  const p = b.page;
+  await p.goto(local() + '/#/files');
+  fs.writeFileSync(path.join(work, 'benchy.stl'), Buffer.alloc(8 * 1024 * 1024, 1)); // a model dropped by mistake
+  fs.writeFileSync(path.join(work, 'benchy.bgcode'), Buffer.from('GCDE\x01\x00\x00\x00', 'latin1'));
+  fs.writeFileSync(path.join(work, 'renamed.gcode'), Buffer.concat([Buffer.from('G28\n'), Buffer.alloc(1024)]));
+  fs.writeFileSync(path.join(work, 'fine.gcode'), 'G28\nG1 X5 Y5\n');
+  const posts: string[] = [];
+  const onRequest = (r: { method(): string; url(): string }) => { if (r.method() === 'POST' && r.url().endsWith('/api/files')) posts.push(r.url()); };
+  p.on('request', onRequest);
+  try {
+    await p.getByLabel('Choose G-code files to upload').setInputFiles(['benchy.stl', 'benchy.bgcode', 'renamed.gcode', 'fine.gcode'].map((n) => path.join(work, n)));
+    await p.getByText('Uploaded fine.gcode (2 lines).').waitFor();
+    const alert = (await p.getByRole('alert').first().textContent())!;
+    assert.match(alert, /benchy\.stl is a 3D model, not G-code\. Slice it first/);
+    assert.match(alert, /benchy\.bgcode is binary G-code .*turn off "Supports binary G-code"/);
+    assert.match(alert, /renamed\.gcode is not G-code text: it contains binary data\./);
+    assert.equal(posts.length, 1, 'only fine.gcode was sent');
+  } finally {
+    p.off('request', onRequest);
+  }
+  await screenshot(p, 'ui-qa-files-not-gcode');
+  assert.deepEqual(fs.readdirSync(filesDir).filter((f) => /benchy\.(stl|bgcode)|renamed/.test(f)), []);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('the files list is live: a file uploaded or deleted elsewhere appears and goes without a reload', { timeout: 60_000 }, async () => {
   const p = b.page;
   // Both tabs load afresh and have their event stream open before anything changes.

@@ -1,8 +1,9 @@
-/** The UI's pure helpers (web/src/lib): Retry-After parsing, API error mapping, display formats. */
+/** The UI's pure helpers (web/src/lib): Retry-After parsing, API error mapping, display formats, the pre-upload file check. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApiError, errorFrom, parseRetryAfter } from '../../web/src/lib/api.ts';
 import { bytes, duration, jobReason, parking, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+import { notGcode } from '../../web/src/lib/upload.ts';
 
 test('Retry-After: delta-seconds and HTTP dates (RFC 9110 §10.2.3)', () => {
   assert.equal(parseRetryAfter('42'), 42);
@@ -61,4 +62,16 @@ test('job reasons are explained in words; a firmware error text is shown as it i
   assert.equal(parking({ state: 'paused', reason: 'disconnect', parked: false }), false);
   assert.equal(parking({ state: 'printing', reason: null }), false);
   assert.equal(parking(undefined), false);
+});
+
+test('the wrong kind of file is named before any upload: models, binary G-code, other names, binary content', () => {
+  const text = new TextEncoder().encode('G28\nG1 X1\n');
+  assert.equal(notGcode('benchy.gcode', text), null);
+  assert.equal(notGcode('BENCHY.GCO', text), null);
+  assert.equal(notGcode('part.g', text), null);
+  assert.match(notGcode('benchy.bgcode', text)!, /binary G-code.*Supports binary G-code/);
+  assert.match(notGcode('benchy.stl', text)!, /3D model, not G-code\. Slice it first/);
+  assert.match(notGcode('plate.3MF', text)!, /3D model/);
+  assert.match(notGcode('notes.txt', text)!, /takes \.gcode, \.gco and \.g files/);
+  assert.match(notGcode('renamed.gcode', new Uint8Array([0x47, 0x32, 0x38, 0x00, 0x01]))!, /binary data/);
 });
