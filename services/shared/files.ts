@@ -9,13 +9,13 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, badRequest, notFound } from './errors.ts';
+import { GCODE_EXTENSIONS } from './gcode-names.ts';
 import { commandProblem, stripComment } from '../printer/protocol/gcode.ts';
 
 export interface FileInfo { name: string; size: number; lines: number; modified: string }
 
 /** EF BB BF read as latin1. */
 export const UTF8_BOM_LATIN1 = '\xef\xbb\xbf';
-const EXTENSIONS = /\.(gcode|gco|g)$/i;
 const MAX_NAME = 120;
 
 /** Returns the safe name or throws 400 bad_filename. Never "fixes" hostile names silently into others. */
@@ -26,7 +26,7 @@ export function sanitizeName(raw: unknown): string {
   if (/[/\\\x00-\x1f\x7f]/.test(name)) throw badRequest('bad_filename', 'File name must not contain path separators or control characters');
   if (name.startsWith('.')) throw badRequest('bad_filename', 'File name must not start with a dot');
   if (!/^[\p{L}\p{N} ._+()\-[\]]+$/u.test(name)) throw badRequest('bad_filename', 'File name contains characters that are not allowed');
-  if (!EXTENSIONS.test(name)) throw badRequest('bad_filename', 'File name must end in .gcode, .gco or .g');
+  if (!GCODE_EXTENSIONS.test(name)) throw badRequest('bad_filename', 'File name must end in .gcode, .gco or .g');
   return name;
 }
 
@@ -197,7 +197,7 @@ export class FileStore {
   async list(): Promise<FileInfo[]> {
     const out: FileInfo[] = [];
     for (const ent of await fsp.readdir(this.dir, { withFileTypes: true })) {
-      if (!ent.isFile() || ent.name.startsWith('.') || !EXTENSIONS.test(ent.name)) continue;
+      if (!ent.isFile() || ent.name.startsWith('.') || !GCODE_EXTENSIONS.test(ent.name)) continue;
       const full = path.join(this.dir, ent.name);
       const st = await fsp.stat(full);
       out.push({ name: ent.name, size: st.size, lines: await this.linesOf(full, st.size), modified: st.mtime.toISOString() });

@@ -2,6 +2,7 @@
  * Multipart upload with progress. fetch() cannot report upload progress, XMLHttpRequest can
  * (xhr.upload.onprogress), which drives the files screen's progress bar.
  */
+import { GCODE_EXTENSIONS } from '../../../services/shared/gcode-names.ts';
 import { ApiError, errorFrom } from './api.ts';
 
 export interface UploadResult { name: string; size: number; lines?: number }
@@ -32,14 +33,14 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void, s
 /**
  * The wrong kind of file, told before a byte is sent: a dropped 80 MB model would otherwise upload in
  * full over Wi-Fi only to be refused. `head` is the start of the file (64 KiB is plenty). The names follow
- * the server's rule (.gcode, .gco, .g); the server still checks every line.
+ * the server's rule (services/shared/gcode-names.ts); the server still checks every line.
  */
 export function notGcode(name: string, head: Uint8Array): string | null {
   if (/\.bgcode$/i.test(name)) {
     return `${name} is binary G-code (PrusaSlicer's .bgcode), which PrintBox cannot send to a printer. In PrusaSlicer, turn off "Supports binary G-code" (Printer Settings → General) and export again.`;
   }
   if (/\.(stl|3mf|obj|amf|step|stp)$/i.test(name)) return `${name} is a 3D model, not G-code. Slice it first (PrusaSlicer, Cura, OrcaSlicer…) and upload the .gcode file.`;
-  if (!/\.(gcode|gco|g)$/i.test(name)) return `${name} is not a G-code file: PrintBox takes .gcode, .gco and .g files.`;
+  if (!GCODE_EXTENSIONS.test(name)) return `${name} is not a G-code file: PrintBox takes .gcode, .gco and .g files.`;
   if (head.includes(0)) return `${name} is not G-code text: it contains binary data.`;
   return null;
 }
