@@ -62,6 +62,13 @@ async function uploadByApi(name: string): Promise<void> {
   assert.equal(up.status, 201, up.text);
 }
 
+/** Cancels the print on the open printer screen through its confirmation, as a user does. */
+async function cancelPrint(p: LaunchedBrowser['page']): Promise<void> {
+  await p.getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
+  await p.getByText('Print cancelled.').waitFor();
+}
+
 test('a 40 MB file uploads with progress, then a saving phase; the list shows its lines on one line', { timeout: 60_000 }, async () => {
   const file = path.join(work, 'benchy-0.2mm.gcode');
   const commands = gcode(file, 40);
@@ -139,17 +146,13 @@ test('pause and cancel say what they are doing; a file uploaded during a print i
   // Uploaded elsewhere (another tab, the API) while this screen is open.
   await uploadByApi('later.gcode');
 
-  await p.getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByText('Print cancelled.').waitFor();
+  await cancelPrint(p);
   // No reload: the list is fetched again when the print ends.
   await p.waitForFunction(() => [...document.querySelectorAll('#print-file option')].some((o) => o.textContent === 'later.gcode'), null, { timeout: 5000 });
   await p.getByLabel('File to print').selectOption('later.gcode');
   await p.getByRole('button', { name: 'Start print' }).click();
   await p.locator('.job .file', { hasText: /^later\.gcode$/ }).waitFor();
-  await p.getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByText('Print cancelled.').waitFor();
+  await cancelPrint(p);
   assert.deepEqual(pageErrors, []);
 });
 
@@ -166,9 +169,7 @@ test('a file prints straight from the files list, after a confirmation', { timeo
   await dialog.getByRole('button', { name: 'Start print' }).click();
   await p.waitForURL(/#\/printers\/virtual-1$/);
   await p.locator('.job .file', { hasText: /^later\.gcode$/ }).waitFor();
-  await p.getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByRole('dialog').getByRole('button', { name: 'Cancel print' }).click();
-  await p.getByText('Print cancelled.').waitFor();
+  await cancelPrint(p);
   assert.deepEqual(pageErrors, []);
 });
 
