@@ -29,7 +29,7 @@ else
   tar -C "$work" -xf "$base"
   rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
   in_chroot "$work" sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BUILD_APT >/dev/null" >&2
-  find "$CACHE" -maxdepth 1 -name 'builder-*.tar' -delete
+  ls -1t "$CACHE"/builder-*.tar 2>/dev/null | tail -n +3 | xargs -r rm -f
   tar -C "$work" -cf "$builder.tmp" . && mv "$builder.tmp" "$builder"
 fi
 rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
@@ -57,6 +57,6 @@ in_chroot "$work" sh -c 'cd /build && node -e "
   console.error(\"image: native modules load on\", process.arch, process.version);"' >&2
 tar -C "$work/build" -cf "$out.tmp" node_modules
 mv "$out.tmp" "$out"
-find "$CACHE" -maxdepth 1 -name 'node_modules-*.tar' ! -name "node_modules-$key.tar" -delete
+ls -1t "$CACHE"/node_modules-*.tar 2>/dev/null | tail -n +4 | xargs -r rm -f
 echo "image: arm64 node_modules built in $((SECONDS - start)) s ($(du -h "$out" | cut -f1))" >&2
 echo "$out"

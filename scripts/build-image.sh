@@ -9,6 +9,10 @@ cd "$ROOT"
 start=$SECONDS
 ensure_npm           # host tsc/vite for compiling; the image gets its own arm64 node_modules
 ensure_image_host
+# One build at a time per cache: two checkouts building at once would race on the cached stages.
+mkdir -p "${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}"
+exec 9>"${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}/.build.lock"
+flock 9
 out="$ROOT/dist"; mkdir -p "$out"
 base=$(bash image/base.sh)
 modules=$(bash image/modules.sh "$base")
