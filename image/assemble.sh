@@ -61,7 +61,7 @@ in_chroot "$rootfs" sh -euc '
   # wait-online would hold network-online.target for 2 min while Wi-Fi is unconfigured; the linker
   # retries on its own, so nothing needs to wait for an address.
   systemctl mask NetworkManager-wait-online.service >/dev/null 2>&1 || true
-  # issue 5: exposure <= 2.5 for the web and printer units, as rated by the systemd of the image
+  # Exposure <= 2.5 for the web and printer units, as rated by the systemd of the image
   # (reported here; test/image/boot.test.ts asserts it on the booted device)
   for u in printbox-web printbox-printer printbox-auth; do
     systemd-analyze security --offline=true --no-pager /usr/lib/systemd/system/$u.service 2>&1 | tail -1 || true

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Host tools for building and booting the image, all from Debian (issue 5: "the script installs its own host tools").
+# Host tools for building and booting the image, all from Debian ("the script installs its own host tools").
 # qemu-user-static + binfmt let us run the arm64 chroot; no loop mounts are used anywhere.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils

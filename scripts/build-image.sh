@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run image`: dist/printbox-arm64.img.xz + .sha256 + a Raspberry Pi Imager os_list entry (issue 5).
+# `npm run image`: dist/printbox-arm64.img.xz + .sha256 + a Raspberry Pi Imager os_list entry.
 # Stages (image/): base.sh (mmdebstrap, cached by package list) → modules.sh (arm64 node_modules,
 # cached by package-lock) → assemble.sh (PrintBox + units + overlay, partitioned image).
 # Env: PRINTBOX_IMAGE_CACHE (default /var/cache/printbox-image), PRINTBOX_IMAGE_XZ=0 to skip compression.

@@ -12,7 +12,7 @@ if [ "$mode" = test ]; then
   if [ "$(id -u)" = 0 ] && ! getent group printbox >/dev/null; then groupadd --system printbox; fi
 fi
 ensure_npm
-# PAM service of printbox-auth (issue 2): /etc/pam.d/printbox = common-auth + common-account.
+# PAM service of printbox-auth: /etc/pam.d/printbox = common-auth + common-account.
 if [ "$(id -u)" = 0 ] && ! cmp -s "$ROOT/services/auth/printbox.pam" /etc/pam.d/printbox; then
   install -m 0644 "$ROOT/services/auth/printbox.pam" /etc/pam.d/printbox
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run test:image` (issue 5): build the image (stages cached in /var/cache/printbox-image), then
+# `npm run test:image`: build the image (stages cached in /var/cache/printbox-image), then
 # boot it under QEMU and check it end to end from the host (test/image/*.test.ts).
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/image/host-tools.sh"

@@ -1,7 +1,7 @@
 /**
  * Builds the Svelte SPA into web/dist (served by printbox-web as PRINTBOX_STATIC_DIR).
- * Hashed file names under dist/assets let the server mark them immutable while index.html is no-store (issue 6).
- * The initial-JS budget (issue 6: ≤ 60 KB gzip) is measured here and fails the build when exceeded.
+ * Hashed file names under dist/assets let the server mark them immutable while index.html is no-store.
+ * The initial-JS budget (≤ 60 KB gzip) is measured here and fails the build when exceeded.
  */
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';

@@ -12,7 +12,7 @@ import type { Logger } from '../shared/log.ts';
 
 export interface Candidate { id: string; path: string; product?: string }
 
-/** VID → PIDs ('*' = any) of boards that are almost always printers (issue 3). */
+/** VID → PIDs ('*' = any) of boards that are almost always printers. */
 export const PRINTER_USB_IDS: Record<string, string[] | '*'> = {
   '2c99': '*',            // Prusa Research
   '1a86': ['7523'],       // CH340 (Creality, Anet, many clones)

@@ -1,5 +1,5 @@
 /**
- * Issue 7: a PAM session ends when its account changes outside PrintBox — password changed with
+ * A PAM session ends when its account changes outside PrintBox — password changed with
  * passwd over SSH, account locked or expired, removed from the allowed groups. The auth helper answers
  * 'account.stamp' (an HMAC over the shadow entry and groups; the web never sees /etc/shadow); the
  * session keeps the stamp from login and this compares it at most every `intervalMs` per session.

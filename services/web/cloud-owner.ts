@@ -1,5 +1,5 @@
 /**
- * Issue 4 in the web: the OwnerVerifier (owner.ts) backed by the cloud link: the linked owner from the link store, checked
+ * In the web: the OwnerVerifier (owner.ts) backed by the cloud link: the linked owner from the link store, checked
  * online with verify-owner and offline against the cached argon2id verifier (shared/link/service.ts).
  */
 import fs from 'node:fs';

@@ -20,7 +20,7 @@ import type { Security } from './security/index.ts';
 import type { AccountCheck } from './account-check.ts';
 import type { SessionStreams } from './session-streams.ts';
 
-/** Issue 7 plugs these in; without them the core uses built-in roles and no API keys. */
+/** The account-security area plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
   roleFor(user: { username: string; method: 'pam' | 'cloud' | 'local'; groups?: readonly string[] }): Promise<string>;
   permissionsOf(role: string): Promise<Set<Permission>>;
@@ -43,7 +43,7 @@ export interface WebDeps {
   pam: IpcClient<AuthApi>;
   /** printer.sock: the only owner of serial ports (services/printer). */
   printer: IpcClient<PrinterApi>;
-  /** Login as the linked cloud owner (issue 4 implements it). */
+  /** Login as the linked cloud owner (the cloud area implements it). */
   owner: OwnerVerifier;
   throttle: LoginThrottle;
   hosts: HostCheck;
@@ -54,9 +54,9 @@ export interface WebDeps {
   roles?: RoleResolver;
   apiKeys?: ApiKeyAuthenticator;
   audit?: AuditSink;
-  /** Cloud link use cases (issue 4, routes/cloud.ts); without it /api/cloud answers 503. */
+  /** Cloud link use cases (routes/cloud.ts); without it /api/cloud answers 503. */
   cloud?: CloudLink;
-  /** Issue 7: TOTP, session list, 2FA enforcement, custom roles (services/web/security). */
+  /** TOTP, session list, 2FA enforcement, custom roles (services/web/security). */
   security?: Security;
   /** Ends a PAM session when its account changed outside PrintBox (password, lock, groups); account-check.ts. */
   accountCheck?: AccountCheck;

@@ -69,11 +69,11 @@ async function main(): Promise<void> {
   const sessionStore = new TombstoneStore(new SQLiteStore({ db: sessDb, table: 'sessions' }), config.sessionMaxH * 3600_000);
   const streams = createSessionStreams();
   sessionStore.onDestroy((sid) => streams.endSession(sid));
-  // Issue 7: roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
+  // Roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
   const security = await createSecurity({ db, dataDir: config.dataDir, roleMap: config.roleMap, sessionStore, sessionMaxMs: config.sessionMaxH * 3600_000, log: log.child('security') });
   security.apiKeys.onRevoke((id) => streams.endKey(id));
 
-  // Issue 4: cloud link state in the data dir; unlink asks the printer service whether anything prints.
+  // Cloud link state in the data dir; unlink asks the printer service whether anything prints.
   const cloud = createWebCloudLink({
     dataDir: config.dataDir, cloudUrl: config.cloudUrl, cloudCa: config.cloudCa, version: pkg.version, log: log.child('cloud'),
     activePrints: () => deps.printer.call('jobs.active', {}),

@@ -1,6 +1,6 @@
 /**
  * Login as the linked cloud owner (CONTRACT.md: POST /api/auth/login {"email","password"}).
- * The web core only needs this interface; the cloud area (issue 4) implements it: check online,
+ * The web core only needs this interface; the cloud area implements it: check online,
  * falling back to an argon2id verifier cached at the last successful online check.
  */
 export interface OwnerVerifier {

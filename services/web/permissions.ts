@@ -1,6 +1,6 @@
 /**
  * Permissions and built-in roles. Every route in the route table declares one permission
- * (or 'public' / 'authenticated'); roles are sets of permissions (issue 7 adds custom roles).
+ * (or 'public' / 'authenticated'); roles are sets of permissions (admins add custom roles).
  */
 export const PERMISSIONS = [
   'printers.read',     // list printers, temperatures, terminal log

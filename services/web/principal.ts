@@ -14,7 +14,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export const isLocalSocket = (req: Request): boolean => LOOPBACK.has(req.socket.remoteAddress ?? '');
 
-/** Issue 7: the password, lock or groups of a PAM account changed since login (account-check.ts). */
+/** The password, lock or groups of a PAM account changed since login (account-check.ts). */
 export async function endChangedSession(req: Request, deps: WebDeps, user: string): Promise<void> {
   const sid = req.sessionID;
   deps.accountCheck?.forget(sid);

@@ -1,5 +1,5 @@
 /**
- * The plain-HTTP port only redirects to HTTPS (issue 2). The target host comes from the Host header,
+ * The plain-HTTP port only redirects to HTTPS. The target host comes from the Host header,
  * so it is checked against the same allow-list first — otherwise this would be an open redirect.
  */
 import type http from 'node:http';

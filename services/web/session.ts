@@ -1,5 +1,5 @@
 /**
- * Sessions (issue 2): express-session with the SQLite store in the data dir; cookie Secure,
+ * Sessions: express-session with the SQLite store in the data dir; cookie Secure,
  * HttpOnly, SameSite=Strict; rolling idle timeout and an absolute lifetime, both enforced on the
  * server (the cookie's own expiry is only a hint to the browser).
  */

@@ -1,5 +1,5 @@
 /**
- * Login throttling (issue 2): decided BEFORE any PAM or argon2 work, per client IP and per account,
+ * Login throttling: decided BEFORE any PAM or argon2 work, per client IP and per account,
  * with exponential backoff. An attempt is counted when it starts (not when it fails), so twenty
  * concurrent guesses cannot all slip past the check while the first ones are still in PAM; a
  * success clears the counters. Memory is bounded: the oldest entries are dropped past `maxEntries`.

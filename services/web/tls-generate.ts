@@ -1,7 +1,7 @@
 /**
  * Child-process half of ensureCert(): makes the self-signed certificate and prints it as JSON.
  * It runs in its own short-lived process so selfsigned/node-forge never become part of the web's
- * resident memory (issue 5: ≤ 150 MiB idle for all services, and the first boot is what is measured).
+ * resident memory (≤ 150 MiB idle for all services, and the first boot is what is measured).
  * Input (stdin, JSON): { hostname, dns[], ips[] }. Output (stdout, JSON): { private, cert }.
  */
 import { generate } from 'selfsigned';

@@ -1,5 +1,5 @@
 /**
- * The device's TLS certificate (issue 2): self-signed, generated on first start if absent, with the
+ * The device's TLS certificate: self-signed, generated on first start if absent, with the
  * device's names and addresses as SANs so browsers show one stable exception. Its SHA-256
  * fingerprint is logged and shown in the UI so a user can compare it before trusting it.
  */

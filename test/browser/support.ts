@@ -1,5 +1,5 @@
 /**
- * Browser-test support (issue 6): Debian's chromium driven by playwright-core with the machine's
+ * Browser-test support: Debian's chromium driven by playwright-core with the machine's
  * flags, a fresh profile per launch, and screenshots under test-artifacts/screenshots/.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Issue 6 in a real browser: sign-in with a real PAM account over real HTTPS from a non-local
+ * In a real browser: sign-in with a real PAM account over real HTTPS from a non-local
  * address, wrong password message, settings (certificate fingerprint, sessions), system screen,
  * sign out, and the lockout wait time from Retry-After. Screenshots go to test-artifacts/screenshots/.
  */
@@ -16,7 +16,7 @@ let b: LaunchedBrowser;
 const pageErrors: string[] = [];
 
 before(async () => {
-  // A first-boot record as printbox-firstboot leaves it after a bad printbox.txt (issue 4).
+  // A first-boot record as printbox-firstboot leaves it after a bad printbox.txt.
   stack = await startUiStack({
     seed: (dir) => new LinkStore(dir).saveFirstboot({ result: 'error', error: 'printbox.txt line 3: "bob@" is not a valid email', warnings: ['line 7: unknown key "wifi_pasword" ignored'] }),
   });

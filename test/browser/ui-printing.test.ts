@@ -1,5 +1,5 @@
 /**
- * Issue 6 end to end in a real browser: a PAM admin signs in, links the box to the reference cloud,
+ * End to end in a real browser: a PAM admin signs in, links the box to the reference cloud,
  * sees the virtual printer live, uploads a G-code file by drag and drop with a progress bar, watches
  * temperatures change, starts, pauses, resumes and cancels a print, uses the terminal and the
  * emergency stop, and signs out. Real services: PAM helper, web (HTTPS), printer service with a

@@ -1,5 +1,5 @@
 /**
- * Real system accounts for PAM tests (issue 2): created with useradd + chpasswd, removed afterwards.
+ * Real system accounts for PAM tests: created with useradd + chpasswd, removed afterwards.
  * Names are random (pbt_xxxxxx) so parallel runs never collide; nothing here touches existing users.
  */
 import { execFileSync } from 'node:child_process';

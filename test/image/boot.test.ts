@@ -1,5 +1,5 @@
 /**
- * `npm run test:image` (issue 5 "Must show"): boots dist/printbox-arm64.img under QEMU with a test
+ * `npm run test:image`: boots dist/printbox-arm64.img under QEMU with a test
  * printbox.txt on its FAT partition that points at the reference cloud running here, then checks the
  * appliance from the host only through forwarded ports. scripts/test-image.sh builds the image first.
  */

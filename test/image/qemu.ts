@@ -1,5 +1,5 @@
 /**
- * Boots a PrintBox disk image under qemu-system-aarch64 for the image test (issue 5). The guest gets
+ * Boots a PrintBox disk image under qemu-system-aarch64 for the image test. The guest gets
  * `-netdev user,restrict=on`: it can reach nothing but the forwarded ports we list, so a booting
  * image can never talk to the internet. Its own kernel/initrd are used (like the Pi firmware would).
  */

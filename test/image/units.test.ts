@@ -1,5 +1,5 @@
 /**
- * The unit files in systemd/ (issue 5): they parse without unknown or invalid settings, and
+ * The unit files in systemd/: they parse without unknown or invalid settings, and
  * `systemd-analyze security --offline=true` rates printbox-web and printbox-printer at exposure ≤ 2.5.
  * Runs on the host's systemd; assemble.sh repeats the security check with the image's own systemd.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile-input suite (issue 7): hundreds of malformed, oversized, mistyped, spoofed, forged,
+ * Hostile-input suite: hundreds of malformed, oversized, mistyped, spoofed, forged,
  * replayed and traversal requests against the REAL web service over HTTPS (plus the real PAM
  * helper and printer service), sent from 127.0.0.2 so the local bypass never applies. Each case
  * must be refused (4xx; 503 only where a backing service legitimately says so), none may crash the

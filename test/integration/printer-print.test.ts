@@ -1,6 +1,6 @@
 /**
  * Real ptys against the virtual Marlin: long prints under injected checksum errors, lost oks,
- * unplug mid-print with resume. (issue 3 "Must show")
+ * unplug mid-print with resume.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 7 features end to end: real PAM accounts, the real PAM helper and web service over HTTPS,
+ * Account-security features end to end: real PAM accounts, the real PAM helper and web service over HTTPS,
  * requests from 127.0.0.2 (not local). One stack for the file; subtests run in order.
  */
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ type J = Record<string, unknown> & { error?: { code: string } };
 const j = (r: { json: unknown }) => r.json as J;
 const code = (secret: string, offsetMs = 0) => OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromBase32(secret), timestamp: Date.now() + offsetMs });
 
-test('issue 7 features over HTTPS', { timeout: 240_000 }, async (t) => {
+test('roles, API keys, TOTP, sessions and audit over HTTPS', { timeout: 240_000 }, async (t) => {
   const s: Stack = await startStack({ userSpecs: [{ key: 'admin', role: 'admins' }, { key: 'op', role: 'operators' }, { key: 'viewer', role: 'plain' }] });
   t.after(() => s.stop());
   const { admin, op, viewer } = s.users as Record<'admin' | 'op' | 'viewer', (typeof s.users)[string]>;

@@ -1,9 +1,9 @@
 /**
- * Test stack for the issue-7 integration tests: real system accounts (useradd/chpasswd) checked by
+ * Test stack for the account-security integration tests: real system accounts (useradd/chpasswd) checked by
  * the real PAM helper (services/auth/main.ts), and the real web service (services/web/main.ts) on
  * HTTPS with its own data/run dirs and an ephemeral port. Requests default to the source address
  * 127.0.0.2, so the "local" (127.0.0.1) bypass never applies; `local: true` uses 127.0.0.1.
- * Built on the shared helpers (test/helpers/web.ts, pam.ts); this file only adds the issue-7 shape.
+ * Built on the shared helpers (test/helpers/web.ts, pam.ts); this file only adds the account-security shape.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Found by the browser tests (issue 6): a request still in flight when POST /api/auth/logout ends the
+ * Found by the browser tests: a request still in flight when POST /api/auth/logout ends the
  * session writes the session back (session.ts currentAuth() sets auth.lastSeen on every request, so
  * express-session saves it after the handler, after logout destroyed it) — the cookie works again.
  * Fixed by services/web/session-store.ts (writes to a destroyed session id are refused).

@@ -1,5 +1,5 @@
 /**
- * Issue 2 "Must show": real system accounts (useradd/chpasswd), the real PAM helper as root on a
+ * Real system accounts (useradd/chpasswd), the real PAM helper as root on a
  * Unix socket, and the real web service over HTTPS on loopback. Clients connect from 127.0.0.2 so
  * they are NOT local; the few 127.0.0.1 requests are the controls that prove the checks can fail.
  */
@@ -30,7 +30,7 @@ before(async () => {
   users.push(member, outsider);
   const dir = tempDir('web-auth');
   auth = await startAuth({ runDir: path.join(dir, 'run') });
-  // role of a PAM user comes from the group map (issue 7); map our group to admin explicitly
+  // role of a PAM user comes from the group map; map our group to admin explicitly
   web = await startWeb({ dataDir: path.join(dir, 'data'), runDir: path.join(dir, 'run'), env: { PRINTBOX_ROLE_MAP: 'printbox:admin' } });
 });
 

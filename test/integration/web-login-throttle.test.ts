@@ -1,5 +1,5 @@
 /**
- * The login throttle spans the whole login, second factor included (issue 2 + issue 7): with the
+ * The login throttle spans the whole login, second factor included: with the
  * right password but wrong TOTP codes, guesses hit 429 after the per-account allowance, and a right
  * password alone never clears the counters. Runs createApp(deps) in-process with a real IPC server
  * standing in for the PAM helper (it counts calls) and a second factor that always refuses.

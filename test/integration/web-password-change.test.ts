@@ -1,5 +1,5 @@
 /**
- * Issue 7: a PAM session ends when its account changes outside PrintBox — password changed with
+ * A PAM session ends when its account changes outside PrintBox — password changed with
  * chpasswd/passwd, account locked, removed from the allowed group — within PRINTBOX_ACCOUNT_RECHECK_S.
  * Real accounts, the real auth helper (account.stamp) and the real web over HTTPS from 127.0.0.2.
  */

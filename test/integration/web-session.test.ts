@@ -1,5 +1,5 @@
 /**
- * Sessions (issue 2): stored in SQLite in the data dir, so they survive a web restart; idle timeout
+ * Sessions: stored in SQLite in the data dir, so they survive a web restart; idle timeout
  * (rolling) and absolute lifetime are enforced by the server. Short limits are configured through
  * the real env vars (PRINTBOX_SESSION_IDLE_MIN / PRINTBOX_SESSION_MAX_H accept fractions).
  */

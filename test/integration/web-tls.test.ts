@@ -1,5 +1,5 @@
 /**
- * TLS, the HTTP→HTTPS redirect and the static UI (issue 2): the self-signed cert is generated on
+ * TLS, the HTTP→HTTPS redirect and the static UI: the self-signed cert is generated on
  * first start with the device's names as SANs, only TLS 1.2+ is offered, its fingerprint is exposed,
  * and the built SPA is served with the right cache headers. No auth helper runs here, which also
  * shows how the web behaves while it is down.

@@ -1,5 +1,5 @@
 /**
- * Issue 7, account stamps: the auth helper's stamp (services/auth/checker.ts) changes with the shadow
+ * Account stamps: the auth helper's stamp (services/auth/checker.ts) changes with the shadow
  * entry and groups and is null when the account may not sign in; the web's re-check
  * (services/web/account-check.ts) asks at most once per interval per session and fails open.
  */

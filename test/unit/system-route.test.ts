@@ -1,4 +1,4 @@
-/** GET /api/system's reporter and the journal allow-list (issue 6), with real systeminformation and journalctl. */
+/** GET /api/system's reporter and the journal allow-list, with real systeminformation and journalctl. */
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'node:test';

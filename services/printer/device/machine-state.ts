@@ -51,7 +51,7 @@ export class MachineState {
 export interface ParkSettings { retract: number; lift: number }
 
 /**
- * Pause: retract and lift where we are (issue 3: "park: retract + lift, position recorded"). M400 last: its
+ * Pause: retract and lift where we are ("park: retract + lift, position recorded"). M400 last: its
  * `ok` comes only once the moves are finished, so an acknowledged park means the head really is up.
  */
 export const parkCommands = (p: ParkSettings, s: ResumePoint): string[] =>

@@ -1,5 +1,5 @@
 /**
- * API keys (issue 7): create (the key is in this one response only), list (prefix, never the key),
+ * API keys: create (the key is in this one response only), list (prefix, never the key),
  * revoke. Scripts then send `Authorization: Bearer <key>`; a key in a query string is refused.
  */
 import { notFound } from '../../shared/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * Audit log (issue 7): admins page through it as JSON or download it as CSV/JSON.
+ * Audit log: admins page through it as JSON or download it as CSV/JSON.
  */
 import { badRequest } from '../../shared/errors.ts';
 import type { WebDeps } from '../deps.ts';

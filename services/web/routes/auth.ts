@@ -16,7 +16,7 @@ const AUTH_BODY_LIMIT = 16 * 1024;
 
 const peer = (req: Request) => req.socket.remoteAddress ?? 'unknown';
 
-/** PAM users: members of an allowed group are admins until issue 7's role map says otherwise. */
+/** PAM users: members of an allowed group are admins unless the role map says otherwise. */
 async function pamRole(deps: WebDeps, username: string, groups: string[]): Promise<string | null> {
   if (deps.roles) return deps.roles.roleFor({ username, method: 'pam', groups });
   return groups.some((g) => deps.config.pamGroups.includes(g)) ? 'admin' : null;
@@ -92,7 +92,7 @@ export const authRoutes: Route<WebDeps>[] = [
       if (hasUser === (body.email !== undefined)) throw badRequest('missing_field', 'Send either "username" or "email", and "password"');
       const password = stringField(body, 'password', { max: 1024 });
       const name = hasUser ? stringField(body, 'username', { max: 64 }) : stringField(body, 'email', { max: 254 });
-      // Issue 7: failures, lockouts and the TOTP step are audited; the second factor is asked for
+      // Failures, lockouts and the TOTP step are audited; the second factor is asked for
       // only after the password was right, so totp_required reveals nothing to a guesser.
       const who = await auditedLogin(deps, req, name, async () => {
         const first = hasUser ? await loginPam(deps, req, name, password) : await loginOwner(deps, req, name, password);

@@ -1,5 +1,5 @@
 /**
- * TOTP two-factor (per account), the "enforce 2FA for everyone" switch, and custom roles (issue 7).
+ * TOTP two-factor (per account), the "enforce 2FA for everyone" switch, and custom roles.
  * Enrollment routes are 'authenticated' rather than a permission: with enforcement on, an account
  * without TOTP has no permissions at all and must still be able to enroll.
  */

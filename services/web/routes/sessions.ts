@@ -1,5 +1,5 @@
 /**
- * Session management (issue 7): list and end your own sessions; admins (users.manage) list and end
+ * Session management: list and end your own sessions; admins (users.manage) list and end
  * anyone's. Someone else's session id answers 404, as if it did not exist.
  */
 import { notFound } from '../../shared/errors.ts';

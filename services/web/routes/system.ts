@@ -1,5 +1,5 @@
 /**
- * GET /api/system (issue 6): what the System screen shows — CPU load and temperature, Raspberry Pi
+ * GET /api/system: what the System screen shows — CPU load and temperature, Raspberry Pi
  * throttling (vcgencmd get_throttled), memory, disks, network — and GET /api/system/journal, recent
  * journal lines of one PrintBox unit from a fixed allow-list (never an arbitrary unit or journalctl
  * argument from the request). Commands run via execFile without a shell.

@@ -1,5 +1,5 @@
 /**
- * Users (issue 7): who has signed in, their role and 2FA state; admins assign a role (or clear it
+ * Users: who has signed in, their role and 2FA state; admins assign a role (or clear it
  * to fall back to the PAM group map), which ends that user's sessions so the change applies now.
  */
 import { badRequest } from '../../shared/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * API keys (issue 7). A key is `pbk_<prefix>_<secret>`: the prefix (8 hex chars) is stored in the
+ * API keys. A key is `pbk_<prefix>_<secret>`: the prefix (8 hex chars) is stored in the
  * clear, shown in listings and used to find the row; the whole key is stored only as its SHA-256
  * (a 256-bit random secret needs no slow hash — nobody can brute-force it — unlike passwords) and
  * compared with crypto.timingSafeEqual. The key is returned exactly once, at creation.

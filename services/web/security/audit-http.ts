@@ -1,5 +1,5 @@
 /**
- * One audit record per state-changing API request (issue 7: printer commands, link/unlink,
+ * One audit record per state-changing API request (printer commands, link/unlink,
  * settings changes, and every other mutation), hooked once in the generic route mount so no
  * area can forget it. Recorded when the response finishes: outcome from the status code, the
  * route pattern as action, path parameters and the JSON body as details — through scrub(), so

@@ -1,5 +1,5 @@
 /**
- * Audit log (issue 7): who did what, from where, with what outcome. Admins view and export it;
+ * Audit log: who did what, from where, with what outcome. Admins view and export it;
  * it must never hold a secret, so `details` passes through scrub() which drops any key that looks
  * like a credential and truncates long strings (a pasted password in a username field stays short).
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 7's services behind one object the web composition root builds once and passes in deps:
+ * The account-security services behind one object the web composition root builds once and passes in deps:
  * roles, API keys, TOTP, session side table, audit log, plus the three hooks the core calls —
  * principal from a Bearer header, principal for a signed-in user, and the login second factor.
  */

@@ -1,5 +1,5 @@
 /**
- * Roles (issue 7): built-in admin/operator/viewer/api, custom roles made from the permission list,
+ * Roles: built-in admin/operator/viewer/api, custom roles made from the permission list,
  * explicit per-user assignments, and the PAM-group → role map (PRINTBOX_ROLE_MAP). The cloud owner
  * is always admin. Resolution order for a PAM user: explicit assignment, then the first group in
  * the map the user belongs to, then `defaultRole` (viewer: least privilege for an allowed account
@@ -38,7 +38,7 @@ export interface RoleServiceDeps {
   db: Db;
   roleMap: RoleMapEntry[];
   defaultRole?: string;
-  /** Called when a user's role changes so their sessions end (issue 7). */
+  /** Called when a user's role changes so their sessions end. */
   onUserRoleChanged?: (username: string) => Promise<void>;
   /** Called when a custom role's permissions change: they apply at once, also to open event streams. */
   onPermissionsChanged?: () => void;
@@ -107,7 +107,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     },
     async roleFor(user) {
       if (user.method === 'local') return 'admin'; // the machine itself (console, CLI) — CONTRACT "local"
-      if (user.method === 'cloud') return 'admin'; // the cloud owner is admin (issue 7)
+      if (user.method === 'cloud') return 'admin'; // the cloud owner is admin
       const row = await deps.db.get<{ role: string }>('SELECT role FROM user_roles WHERE username = ?', [user.username]);
       if (row && (await svc.exists(row.role))) return row.role;
       const groups = new Set(user.groups ?? []);

@@ -1,5 +1,5 @@
 /**
- * SQLite tables for issue 7 (roles, API keys, TOTP, session side table, audit log).
+ * SQLite tables of the account-security area (roles, API keys, TOTP, session side table, audit log).
  * Kept as idempotent CREATE … IF NOT EXISTS rather than entries in the web service's ordered
  * migration list: the security area can then be initialised on whatever printbox.db the web core
  * opens, without the two areas fighting over `PRAGMA user_version` numbering. A future change to

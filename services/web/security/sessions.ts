@@ -1,5 +1,5 @@
 /**
- * Session management (issue 7): a side table beside the express-session store that records who a
+ * Session management: a side table beside the express-session store that records who a
  * session belongs to, from which address and browser, and when it was last used — the store's own
  * rows are opaque JSON. Users see sessions by an opaque random id; the session id (the cookie's
  * secret) never leaves the server. Ending a session destroys it in the store, so the cookie stops

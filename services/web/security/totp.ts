@@ -1,5 +1,5 @@
 /**
- * TOTP second factor (issue 7), RFC 6238 via the otpauth library (not hand-rolled). Secrets are
+ * TOTP second factor, RFC 6238 via the otpauth library (not hand-rolled). Secrets are
  * sealed with the device key; a code is accepted only if its time step is newer than the last one
  * accepted for that account (the UPDATE … WHERE last_step < ? makes the check atomic, so two
  * concurrent requests with the same code cannot both win). 10 single-use recovery codes are stored

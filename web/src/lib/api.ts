@@ -1,6 +1,6 @@
 /**
  * The one place the UI talks HTTP. Errors follow the contract's {"error": {"code", "message"}} shape;
- * 429 carries Retry-After so the login screen can show the wait (issue 6).
+ * 429 carries Retry-After so the login screen can show the wait.
  */
 export class ApiError extends Error {
   readonly status: number;
@@ -68,7 +68,7 @@ export const get = <T>(path: string, opts?: RequestOptions) => api<T>('GET', pat
 export const post = <T>(path: string, body: unknown = {}, opts?: RequestOptions) => api<T>('POST', path, body, opts);
 export const del = <T>(path: string) => api<T>('DELETE', path);
 
-/** For screens whose endpoint lands later (issue 7): undefined on 404 instead of an error. */
+/** For screens whose endpoint lands later: undefined on 404 instead of an error. */
 export async function getOptional<T>(path: string): Promise<T | undefined> {
   try {
     return await get<T>(path);

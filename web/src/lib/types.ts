@@ -3,7 +3,7 @@ export type { PrinterInfo, JobInfo, Temperatures, Temperature, PrinterState, Job
 
 export interface Session { user: string; method: 'pam' | 'cloud' | 'local' | 'apikey'; role: string }
 
-/** GET /api/cloud; "firstboot" is the linker's last result (issue 4). */
+/** GET /api/cloud; "firstboot" is the linker's last result. */
 export interface CloudStatus {
   state: 'unlinked' | 'linked' | 'offline';
   owner?: { id?: string; email?: string } | string;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# printbox-init: the OS half of first boot (issue 5), run by printbox-init.service on every boot.
+# printbox-init: the OS half of first boot, run by printbox-init.service on every boot.
 # Every step checks before it acts, so a power cut at any point is repaired by the next boot
 # (STYLE.md: idempotent first-boot steps, no "disable my own unit and hope").
 #   1. grow the root partition and filesystem to the card
