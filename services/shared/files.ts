@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, badRequest, notFound } from './errors.ts';
 import { GCODE_EXTENSIONS } from './gcode-names.ts';
-import { commandProblem, stripComment } from '../printer/protocol/gcode.ts';
+import { commandProblem, stripComment } from './gcode.ts';
 
 export interface FileInfo { name: string; size: number; lines: number; modified: string }
 

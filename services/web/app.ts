@@ -12,7 +12,7 @@ import type { WebDeps } from './deps.ts';
 import { errorHandler, mountRoutes } from './mount.ts';
 import { routes as defaultRoutes } from './routes/index.ts';
 import type { Route } from './route-types.ts';
-import { sessionMiddleware } from './session.ts';
+import { sessionMiddleware } from './sessions/cookie.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -13,12 +13,13 @@ import type { CloudLink } from '../shared/link/service.ts';
 import type { WebConfig } from './config.ts';
 import type { HostCheck } from './hosts.ts';
 import type { OwnerVerifier } from './owner.ts';
-import type { Permission, Principal } from './permissions.ts';
+import type { Permission } from '../shared/permissions.ts';
+import type { Principal } from './permissions.ts';
 import type { LoginThrottle } from './throttle.ts';
 import type { TlsMaterial } from './tls.ts';
 import type { Security } from './security/index.ts';
 import type { AccountCheck } from './account-check.ts';
-import type { SessionStreams } from './session-streams.ts';
+import type { SessionStreams } from './sessions/streams.ts';
 
 /** The account-security area plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
@@ -60,7 +61,7 @@ export interface WebDeps {
   security?: Security;
   /** Ends a PAM session when its account changed outside PrintBox (password, lock, groups); account-check.ts. */
   accountCheck?: AccountCheck;
-  /** Open event streams by session, ended when their session is destroyed (session-streams.ts; wired to TombstoneStore.onDestroy). */
+  /** Open event streams by session, ended when their session is destroyed (sessions/streams.ts; wired to TombstoneStore.onDestroy). */
   streams?: SessionStreams;
   /** 'changed' after an upload or delete in the files dir: open event streams tell their clients to list it again. */
   fileChanges?: EventEmitter<{ changed: [] }>;

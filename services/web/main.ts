@@ -30,8 +30,8 @@ import { cloudOwnerVerifier, createWebCloudLink } from './cloud-owner.ts';
 import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
-import { TombstoneStore } from './session-store.ts';
-import { createSessionStreams } from './session-streams.ts';
+import { TombstoneStore } from './sessions/store.ts';
+import { createSessionStreams } from './sessions/streams.ts';
 import { createAccountCheck } from './account-check.ts';
 
 const require = createRequire(import.meta.url);

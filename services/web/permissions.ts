@@ -1,31 +1,5 @@
-/**
- * Permissions and built-in roles. Every route in the route table declares one permission
- * (or 'public' / 'authenticated'); roles are sets of permissions (admins add custom roles).
- */
-export const PERMISSIONS = [
-  'printers.read',     // list printers, temperatures, terminal log
-  'printers.control',  // terminal commands, emergency stop
-  'files.read',
-  'files.write',       // upload, delete
-  'jobs.read',
-  'jobs.control',      // start, pause, resume, cancel
-  'cloud.read',
-  'cloud.manage',      // link, unlink, offline
-  'settings.read',
-  'settings.manage',
-  'system.read',       // systeminformation, journal excerpts
-  'users.manage',      // roles, other users' sessions, 2FA enforcement
-  'apikeys.manage',
-  'audit.read',
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-
-export const BUILTIN_ROLES: Record<string, readonly Permission[]> = {
-  admin: PERMISSIONS,
-  operator: ['printers.read', 'printers.control', 'files.read', 'files.write', 'jobs.read', 'jobs.control', 'cloud.read', 'settings.read', 'system.read'],
-  viewer: ['printers.read', 'files.read', 'jobs.read', 'cloud.read', 'settings.read', 'system.read'],
-  api: ['printers.read', 'printers.control', 'files.read', 'files.write', 'jobs.read', 'jobs.control'],
-};
+/** Who is making a request, as every route handler sees it (the role model is in services/shared/permissions.ts). */
+import type { Permission } from '../shared/permissions.ts';
 
 /** Who is making a request. `local` = the machine itself (socket address 127.0.0.1/::1 only). */
 export interface Principal {
@@ -36,5 +10,3 @@ export interface Principal {
   /** method 'apikey' only: which key, and when it expires (ms epoch), so what outlives the request (an event stream) can end with it. */
   apiKey?: { id: number; expiresAt: number | null };
 }
-
-export const permissionsOf = (role: string): Set<Permission> => new Set(BUILTIN_ROLES[role] ?? []);

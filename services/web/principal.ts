@@ -6,9 +6,10 @@
 import type { Request } from 'express';
 import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
-import { permissionsOf, type Principal } from './permissions.ts';
+import { permissionsOf } from '../shared/permissions.ts';
+import type { Principal } from './permissions.ts';
 import { refuseQueryCredentials } from './security/index.ts';
-import { currentAuth, destroy, type SessionAuth } from './session.ts';
+import { currentAuth, destroy, type SessionAuth } from './sessions/cookie.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 

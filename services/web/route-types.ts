@@ -4,7 +4,8 @@
  * routes/index.ts concatenates them into the one table the app mounts and the permission test walks.
  */
 import type { Request, Response } from 'express';
-import type { Permission, Principal } from './permissions.ts';
+import type { Permission } from '../shared/permissions.ts';
+import type { Principal } from './permissions.ts';
 
 export type Access = Permission | 'public' | 'authenticated';
 

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as OTPAuth from 'otpauth';
-import { PERMISSIONS } from '../../services/web/permissions.ts';
+import { PERMISSIONS } from '../../services/shared/permissions.ts';
 import { routes } from '../../services/web/routes/index.ts';
 import { cookieOf, startStack, type Reply, type RequestOptions, type Stack } from './security-stack.ts';
 

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUILTIN_ROLES, PERMISSIONS, type Permission } from '../../services/web/permissions.ts';
+import { BUILTIN_ROLES, PERMISSIONS, type Permission } from '../../services/shared/permissions.ts';
 import { routes } from '../../services/web/routes/index.ts';
 import { startStack } from './security-stack.ts';
 

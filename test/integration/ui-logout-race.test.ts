@@ -1,8 +1,8 @@
 /**
  * Found by the browser tests: a request still in flight when POST /api/auth/logout ends the
- * session writes the session back (session.ts currentAuth() sets auth.lastSeen on every request, so
+ * session writes the session back (sessions/cookie.ts currentAuth() sets auth.lastSeen on every request, so
  * express-session saves it after the handler, after logout destroyed it) — the cookie works again.
- * Fixed by services/web/session-store.ts (writes to a destroyed session id are refused).
+ * Fixed by services/web/sessions/store.ts (writes to a destroyed session id are refused).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

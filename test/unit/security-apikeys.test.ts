@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApiKeyService } from '../../services/web/security/apikeys.ts';
 import { createRoleService } from '../../services/web/security/roles.ts';
-import { PERMISSIONS, type Principal } from '../../services/web/permissions.ts';
+import { PERMISSIONS } from '../../services/shared/permissions.ts';
+import type { Principal } from '../../services/web/permissions.ts';
 import { clock, tempDb } from './security-fixtures.ts';
 
 const admin: Principal = { user: 'ann', method: 'pam', role: 'admin', permissions: new Set(PERMISSIONS) };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import session from 'express-session';
 import { createAuditLog, csvCell, scrub } from '../../services/web/security/audit.ts';
-import { createSessionService } from '../../services/web/security/sessions.ts';
+import { createSessionService } from '../../services/web/sessions/list.ts';
 import { clock, tempDb } from './security-fixtures.ts';
 
 test('audit: secrets are scrubbed, rows listed newest first with filters, CSV is injection-safe', async (t) => {

@@ -3,7 +3,7 @@
  * from acknowledged job lines only. This is the resume point: after a pause, unplug or crash we know
  * where the nozzle was and what to re-establish without asking a printer that may have been reset.
  */
-import { arg, commandWord } from '../protocol/gcode.ts';
+import { arg, commandWord } from '../../shared/gcode.ts';
 import type { ResumePoint } from '../jobs/job-store.ts';
 
 export class MachineState {

@@ -4,7 +4,7 @@
  * bytes, resume points). Reads ahead in 64 KB chunks so a 100 MB file never sits in memory.
  */
 import fsp from 'node:fs/promises';
-import { stripComment } from '../protocol/gcode.ts';
+import { stripComment } from '../../shared/gcode.ts';
 import { rememberCommandCount, storedCommandCount } from '../../shared/files.ts';
 import type { JobLine, LineSource } from '../protocol/sender.ts';
 

@@ -6,7 +6,8 @@
  * leaves latencyMs later (the USB-serial latency timer: FTDI defaults to 16 ms) and also crosses the
  * wire at the baud rate. Faults can be injected: checksum errors, lost oks, halts, unplug (see VirtualPrinter).
  */
-import { arg, commandWord, parseNumbered } from '../protocol/gcode.ts';
+import { arg, commandWord } from '../../shared/gcode.ts';
+import { parseNumbered } from '../protocol/gcode.ts';
 
 export interface SimOptions {
   baud: number;            // 0 = no throttling

@@ -8,7 +8,7 @@ import { constantTimeEqual } from '../compare.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
 import type { Attempt } from '../throttle.ts';
-import { destroy, startSession, SESSION_COOKIE } from '../session.ts';
+import { destroy, startSession, SESSION_COOKIE } from '../sessions/cookie.ts';
 import { jsonObject, stringField } from './validate.ts';
 
 /** Login bodies are tiny; the route-level cap keeps a flood of large bodies cheap to refuse. */

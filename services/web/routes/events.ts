@@ -4,15 +4,15 @@
  * (printer, removed, temperatures, job, log), `event: service` {up} when printer.sock drops/returns, and
  * `event: files` {} after an upload or delete (to callers with files.read), so every open tab lists the files again.
  * A stream opened by a session ends when that session ends, one opened with an API key when the key is
- * revoked or expires, and either when its role loses printers.read (session-streams.ts).
+ * revoked or expires, and either when its role loses printers.read (sessions/bind-streams.ts).
  */
 import type { PrinterEvent } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
-import { bindStreamToApiKey, bindStreamToSession } from '../session-streams.ts';
+import { bindStreamToApiKey, bindStreamToSession } from '../sessions/bind-streams.ts';
 
 const KEEPALIVE_MS = 20_000;
-/** Needed to open the stream, and to keep it open (session-streams.ts re-checks it). */
+/** Needed to open the stream, and to keep it open (sessions/bind-streams.ts re-checks it). */
 const ACCESS = 'printers.read' as const;
 
 export const eventRoutes: Route<WebDeps>[] = [

@@ -8,7 +8,8 @@
 import crypto from 'node:crypto';
 import type { Db } from '../../shared/db.ts';
 import { AppError, badRequest, forbidden, notFound } from '../../shared/errors.ts';
-import type { Permission, Principal } from '../permissions.ts';
+import type { Permission } from '../../shared/permissions.ts';
+import type { Principal } from '../permissions.ts';
 import { parsePermissions, type RoleService } from './roles.ts';
 
 export interface ApiKeyInfo {
@@ -30,7 +31,7 @@ export interface ApiKeyService {
   create(creator: Principal, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }>;
   list(): Promise<ApiKeyInfo[]>;
   revoke(id: number): Promise<ApiKeyInfo>;
-  /** Called after a key was revoked, so open event streams of that key end at once (session-streams.ts). */
+  /** Called after a key was revoked, so open event streams of that key end at once (sessions/streams.ts). */
   onRevoke(listener: (id: number) => void): void;
   /** Resolves `Authorization: Bearer …` to a principal, or throws 401 invalid_api_key. */
   authenticate(bearer: string): Promise<Principal>;

@@ -7,13 +7,14 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../../shared/db.ts';
 import { AppError, badRequest, notFound } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { Permission, Principal } from '../permissions.ts';
+import type { Permission } from '../../shared/permissions.ts';
+import type { Principal } from '../permissions.ts';
 import { createApiKeyService, type ApiKeyService } from './apikeys.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import { loadDeviceKey } from './device-key.ts';
 import { createRoleService, type RoleMapEntry, type RoleService } from './roles.ts';
 import { ensureSecuritySchema } from './schema.ts';
-import { createSessionService, type SessionService, type SessionStoreLike } from './sessions.ts';
+import { createSessionService, type SessionService, type SessionStoreLike } from '../sessions/list.ts';
 import { createTotpService, type TotpService } from './totp.ts';
 
 export interface SecurityDeps {

@@ -7,7 +7,7 @@
  */
 import type { Db } from '../../shared/db.ts';
 import { badRequest, conflict, notFound } from '../../shared/errors.ts';
-import { BUILTIN_ROLES, PERMISSIONS, type Permission } from '../permissions.ts';
+import { BUILTIN_ROLES, PERMISSIONS, type Permission } from '../../shared/permissions.ts';
 
 export interface RoleMapEntry { group: string; role: string }
 

@@ -25,7 +25,7 @@ export async function signOut(): Promise<void> {
 
 setUnauthorizedHandler(() => { auth.session = null; });
 
-import { BUILTIN_ROLES, type Permission } from '../../../services/web/permissions.ts';
+import { BUILTIN_ROLES, type Permission } from '../../../services/shared/permissions.ts';
 
 /** Hides controls the role lacks; the server enforces it regardless. Unknown (custom) roles see everything. */
 export function can(p: Permission): boolean {

@@ -15,60 +15,12 @@
  * The session itself stays; the client's reconnect gets 403.
  */
 import type { Request } from 'express';
-import { AppError } from '../shared/errors.ts';
-import type { WebDeps } from './deps.ts';
-import type { Permission, Principal } from './permissions.ts';
-import { endChangedSession, principalForSession } from './principal.ts';
-import { authOf, destroy, sessionEndsAt } from './session.ts';
-
-export interface SessionStreams {
-  /** Registers an open stream of session `sid`; `end` closes it. Returns the unregister function. */
-  add(sid: string, end: () => void): () => void;
-  /** Ends every open stream of a session that was destroyed; returns how many. */
-  endSession(sid: string): number;
-  /** Registers an open stream opened with API key `id`; returns the unregister function. */
-  addKey(id: number, end: () => void): () => void;
-  /** Ends every open stream of a key that was revoked; returns how many. */
-  endKey(id: number): number;
-  readonly size: number;
-}
-
-/** Open streams grouped by the credential that opened them. */
-function registry<K>() {
-  const byKey = new Map<K, Set<() => void>>();
-  return {
-    add(k: K, end: () => void): () => void {
-      let set = byKey.get(k);
-      if (!set) byKey.set(k, (set = new Set()));
-      set.add(end);
-      return () => {
-        set.delete(end);
-        if (set.size === 0 && byKey.get(k) === set) byKey.delete(k);
-      };
-    },
-    end(k: K): number {
-      const set = byKey.get(k);
-      if (!set) return 0;
-      byKey.delete(k);
-      const ends = [...set];
-      for (const end of ends) end();
-      return ends.length;
-    },
-    get size() { let n = 0; for (const s of byKey.values()) n += s.size; return n; },
-  };
-}
-
-export function createSessionStreams(): SessionStreams {
-  const sessions = registry<string>();
-  const keys = registry<number>();
-  return {
-    add: (sid, end) => sessions.add(sid, end),
-    endSession: (sid) => sessions.end(sid),
-    addKey: (id, end) => keys.add(id, end),
-    endKey: (id) => keys.end(id),
-    get size() { return sessions.size + keys.size; },
-  };
-}
+import { AppError } from '../../shared/errors.ts';
+import type { WebDeps } from '../deps.ts';
+import type { Permission } from '../../shared/permissions.ts';
+import type { Principal } from '../permissions.ts';
+import { endChangedSession, principalForSession } from '../principal.ts';
+import { authOf, destroy, sessionEndsAt } from './cookie.ts';
 
 /** The account re-check is cached per PRINTBOX_ACCOUNT_RECHECK_S anyway; never wait longer than this. */
 const MAX_RECHECK_MS = 10_000;
@@ -105,7 +57,7 @@ function recheckLoop(deps: WebDeps, unregister: () => void, check: () => Promise
 /**
  * Ties an open stream to the session of `req` until the returned release function is called (when
  * the stream closes). `end` is called once the session is over, after it has been destroyed — so
- * express-session cannot write it back when the stream's response ends (session-store.ts). Streams
+ * express-session cannot write it back when the stream's response ends (store.ts). Streams
  * opened with an API key or from the machine itself have no session and are not watched.
  */
 export function bindStreamToSession(req: Request, deps: WebDeps, permission: Permission, end: () => void): () => void {

@@ -5,7 +5,8 @@
  */
 import type { Request, RequestHandler } from 'express';
 import session, { type Session } from 'express-session';
-import type { WebDeps } from './deps.ts';
+import type { Store } from 'express-session';
+import type { WebConfig } from '../config.ts';
 
 export const SESSION_COOKIE = 'printbox.sid';
 
@@ -23,7 +24,7 @@ export interface SessionAuth {
 
 type WithAuth = Session & { auth?: SessionAuth };
 
-export function sessionMiddleware(deps: Pick<WebDeps, 'config' | 'sessionStore' | 'sessionSecret'>): RequestHandler {
+export function sessionMiddleware(deps: { config: WebConfig; sessionStore: Store; sessionSecret: string }): RequestHandler {
   return session({
     name: SESSION_COOKIE,
     secret: deps.sessionSecret,
@@ -35,13 +36,13 @@ export function sessionMiddleware(deps: Pick<WebDeps, 'config' | 'sessionStore' 
   });
 }
 
-export const limits = (config: WebDeps['config']) => ({
+export const limits = (config: WebConfig) => ({
   idleMs: config.sessionIdleMin * 60_000,
   maxMs: config.sessionMaxH * 3600_000,
 });
 
 /** When a session ends unless it is used again: its idle or its absolute limit, whichever comes first. */
-export function sessionEndsAt(auth: Pick<SessionAuth, 'createdAt' | 'lastSeen'>, config: WebDeps['config']): number {
+export function sessionEndsAt(auth: Pick<SessionAuth, 'createdAt' | 'lastSeen'>, config: WebConfig): number {
   const { idleMs, maxMs } = limits(config);
   return Math.min(auth.lastSeen + idleMs, auth.createdAt + maxMs);
 }
@@ -50,7 +51,7 @@ export function sessionEndsAt(auth: Pick<SessionAuth, 'createdAt' | 'lastSeen'>,
 export const authOf = (data: unknown): SessionAuth | undefined => (data as { auth?: SessionAuth } | null | undefined)?.auth;
 
 /** The signed-in user of this request, or undefined; ends sessions past their idle or absolute limit. */
-export async function currentAuth(req: Request, deps: Pick<WebDeps, 'config' | 'now'>): Promise<SessionAuth | undefined> {
+export async function currentAuth(req: Request, deps: { config: WebConfig; now?: () => number }): Promise<SessionAuth | undefined> {
   const s = req.session as WithAuth | undefined;
   const auth = s?.auth;
   if (!s || !auth) return undefined;
