@@ -12,8 +12,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import session from 'express-session';
-import sqlite3 from 'sqlite3';
 import { startService } from '../shared/service.ts';
 import { openDb } from '../shared/db.ts';
 import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
@@ -30,13 +28,11 @@ import { cloudOwnerVerifier, createWebCloudLink } from './cloud-owner.ts';
 import { redirectToHttps } from './redirect.ts';
 import { LoginThrottle } from './throttle.ts';
 import { ensureCert } from './tls.ts';
-import { TombstoneStore } from './sessions/store.ts';
+import { openSessionStore } from './sessions/store.ts';
 import { createSessionStreams } from './sessions/streams.ts';
 import { createAccountCheck } from './account-check.ts';
 
 const require = createRequire(import.meta.url);
-type StoreCtor = new (opts: { db: sqlite3.Database; table: string }) => session.Store;
-const connectSqlite = require('connect-sqlite3') as (s: typeof session) => StoreCtor;
 const pkg = require('../../package.json') as { version: string };
 
 /** A random secret created once per device, kept in the data dir so sessions survive restarts. */
@@ -55,10 +51,6 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
   const dbFile = path.join(config.dataDir, 'printbox.db');
   const db = await openDb(dbFile, WEB_MIGRATIONS);
-  // connect-sqlite3 gets its own connection to the same file, with a busy timeout so it waits for our writers
-  const sessDb = new sqlite3.Database(dbFile);
-  sessDb.configure('busyTimeout', 5000);
-  const SQLiteStore = connectSqlite(session);
 
   // read on each refresh: first boot or the user may rename the device while the web runs
   const deviceName = () => config.hostname || os.hostname();
@@ -66,7 +58,8 @@ async function main(): Promise<void> {
   const hosts = createHostCheck({ hostname: deviceName, interfaces: () => os.networkInterfaces() });
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
 
-  const sessionStore = new TombstoneStore(new SQLiteStore({ db: sessDb, table: 'sessions' }), config.sessionMaxH * 3600_000);
+  const sessions = openSessionStore(dbFile, config.sessionMaxH * 3600_000);
+  const sessionStore = sessions.store;
   const streams = createSessionStreams();
   sessionStore.onDestroy((sid) => streams.endSession(sid));
   // Roles (PRINTBOX_ROLE_MAP), API keys, TOTP (device key in the data dir), sessions, audit.
@@ -119,7 +112,7 @@ async function main(): Promise<void> {
   // not awaited: close() waits for keep-alive and event-stream connections that closeAllConnections ends
   shutdown.add('http servers', () => { for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); } });
   shutdown.add('database', () => db.close());
-  shutdown.add('session database', () => new Promise<void>((resolve, reject) => sessDb.close((err) => (err ? reject(err) : resolve()))));
+  shutdown.add('session database', () => sessions.close());
   shutdown.handleSignals();
 }
 
