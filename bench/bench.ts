@@ -2,7 +2,7 @@
  * `npm run bench`: the same G-code file streamed through PrintBox's sender and through Printrun's
  * pronsole to the virtual Marlin on a real pty at 115200 and 250000 baud, 15 ms firmware latency,
  * ADVANCED_OK on and off. Prints lines/s, the PrintBox/pronsole ratio, and the fraction of wire rate
- * (numbered-line bytes × 10 bits / baud). Targets (issue 3): ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
+ * (numbered-line bytes × 10 bits / baud). Targets: ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
  * It also prints the bound no overflow-safe sender can beat (see safeBound) and PrintBox's share of it, because
  * with Marlin's default BUFSIZE 4 at 250000 baud that bound is below 90% of the wire.
  * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1.
