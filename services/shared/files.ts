@@ -3,16 +3,19 @@
  * Names are sanitised to a flat, printable basename — no separators, no "..", no hidden files — and
  * every resolved path is checked to stay inside the directory. Content is validated line by line
  * (printable G-code, UTF-8 allowed, bounded command length) while it is copied, then fsynced and renamed into
- * place atomically, so a power cut never leaves half a file under a real name.
+ * place atomically, so a power cut never leaves half a file under a real name. The same pass reads the
+ * slicer's metadata and thumbnail (gcode-meta/), stored beside the file (file-meta.ts).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, badRequest, notFound } from './errors.ts';
+import { describeFile, mergeCount, metaPathOf, readMeta, thumbPathOf, writeMeta } from './file-meta.ts';
+import { EMPTY_METADATA, GcodeDescriber, type Description, type FileMetadata } from './gcode-meta/describe.ts';
 import { GCODE_EXTENSIONS } from './gcode-names.ts';
 import { commandProblem, stripComment } from './gcode.ts';
 
-export interface FileInfo { name: string; size: number; lines: number; modified: string }
+export interface FileInfo { name: string; size: number; lines: number; modified: string; metadata: FileMetadata }
 
 /** EF BB BF read as latin1. */
 export const UTF8_BOM_LATIN1 = '\xef\xbb\xbf';
@@ -36,11 +39,11 @@ export function sanitizeName(raw: unknown): string {
  * is the count a print sends: a CR-only file would pass a readline-based check line by line and then
  * go to the printer as one long line.
  */
-export async function validateGcode(file: string): Promise<{ lines: number; size: number }> {
+export async function validateGcode(file: string): Promise<{ lines: number; size: number; description: Description }> {
   const size = (await fsp.stat(file)).size;
   const check = new GcodeCheck();
   for await (const chunk of fs.createReadStream(file, { encoding: 'latin1', highWaterMark: 64 * 1024 }) as AsyncIterable<string>) check.write(chunk);
-  return { lines: check.end(), size };
+  return { lines: check.end(), size, description: check.description() };
 }
 
 /** No G-code line comes near this; a file without line breaks (binary, minified) must not fill the memory. */
@@ -50,12 +53,17 @@ const MAX_LINE_BYTES = 1024 * 1024;
  * validateGcode() as a stream check: write() the bytes in order as latin1 strings (any chunking — an
  * upload arrives in pieces of any size), then end() gives the command count. Each throws 400 bad_gcode
  * at the first bad line, so an upload can be checked while it arrives instead of read again afterwards.
+ * Every line also goes to a GcodeDescriber, so the slicer's metadata comes from the same single pass.
  */
 export class GcodeCheck {
   private n = 0;
   private lines = 0;
   private carry = '';
   private started = false;
+  private describer = new GcodeDescriber();
+
+  /** Metadata and thumbnail of what was written (after end()); never throws. */
+  description(): Description { return this.describer.result(); }
 
   write(chunk: string): void {
     let text = this.carry + chunk;
@@ -83,6 +91,7 @@ export class GcodeCheck {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.includes('\0')) throw badRequest('bad_gcode', `Line ${n}: binary data (NUL byte); this is not a G-code text file`);
     if (line.includes('\r')) throw badRequest('bad_gcode', `Line ${n}: CR-only line endings (old Mac style); save the file with LF or CRLF line endings`);
+    this.describer.line(line);
     const cmd = stripComment(line);
     if (!cmd) return;
     const problem = commandProblem(cmd);
@@ -92,39 +101,38 @@ export class GcodeCheck {
   }
 }
 
-/** The count stored beside `full` for a file of `size` bytes; undefined when there is none or the size differs. */
-async function readCount(full: string, size: number): Promise<number | undefined> {
-  try {
-    const m = JSON.parse(await fsp.readFile(metaPathOf(full), 'utf8')) as { lines?: unknown; size?: unknown };
-    if (typeof m.lines !== 'number' || !Number.isInteger(m.lines) || m.lines < 0) return undefined;
-    return m.size === size ? m.lines : undefined;
-  } catch { return undefined; }
-}
-
-const writeCount = (full: string, lines: number, size: number) =>
-  fsp.writeFile(metaPathOf(full), JSON.stringify({ lines, size }), { mode: 0o660 });
-
 /**
  * The command count stored at upload (see FileStore.import), or undefined when there is none or the
  * file changed since (size differs). Lets a print start without reading a 300 MB file a second time.
  */
 export async function storedCommandCount(full: string): Promise<number | undefined> {
-  try { return await readCount(full, (await fsp.stat(full)).size); } catch { return undefined; }
+  try { return (await readMeta(full, (await fsp.stat(full)).size))?.lines; } catch { return undefined; }
 }
 
 /**
  * Stores a command count found by reading a file that had none (copied in by hand), so the next start
- * and the listing need not read it again. Best effort: a read-only files dir only costs the re-count.
+ * and the listing need not read it again; metadata already stored for it is kept. Best effort: a
+ * read-only files dir only costs the re-count.
  */
 export async function rememberCommandCount(full: string, lines: number, size: number): Promise<void> {
-  await writeCount(full, lines, size).catch(() => undefined);
+  await mergeCount(full, lines, size).catch(() => undefined);
 }
 
 const shorten = (t: string) => (t.length > 40 ? `${t.slice(0, 40)}…` : t);
-const metaPathOf = (full: string) => path.join(path.dirname(full), `.${path.basename(full)}.meta`);
+
+export interface FileStoreOptions {
+  /** Called when metadata was found for a file the listing had none for (the UI then reloads the list). */
+  onDescribed?: () => void;
+}
 
 export class FileStore {
-  constructor(readonly dir: string) {}
+  /** Files being described in the background, one at a time: a Pi reads one large file at a time best. */
+  private describing = new Set<string>();
+  /** Files (path@size) that could not be described (not text): not read again on every listing. */
+  private undescribable = new Set<string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(readonly dir: string, private readonly opts: FileStoreOptions = {}) {}
 
   async init(): Promise<void> { await fsp.mkdir(this.dir, { recursive: true, mode: 0o770 }); }
 
@@ -139,15 +147,15 @@ export class FileStore {
   /**
    * Removes spool files of uploads whose process is gone (power cut or crash mid-upload): hidden, they
    * would hold up to 512 MB of the SD card forever. A spool of a live process (EPERM = alive, another
-   * user) written to within a day is an upload in progress and stays. Also drops counts (.meta) whose
-   * file is gone. Returns the names removed.
+   * user) written to within a day is an upload in progress and stays. Also drops counts (.meta) and
+   * thumbnails (.thumb) whose file is gone. Returns the names removed.
    */
   async sweepSpool(): Promise<string[]> {
     const removed: string[] = [];
     const names = await fsp.readdir(this.dir);
     for (const name of names) {
       // A count whose file was removed by hand would be trusted for a later file of the same name and size.
-      const counted = /^\.(.+)\.meta$/.exec(name)?.[1];
+      const counted = /^\.(.+)\.(?:meta|thumb)$/.exec(name)?.[1];
       if (counted && !names.includes(counted)) { await fsp.rm(path.join(this.dir, name), { force: true }); removed.push(name); continue; }
       const pid = Number(/^\.upload-(\d+)-/.exec(name)?.[1]);
       if (!pid) continue;
@@ -165,22 +173,22 @@ export class FileStore {
 
   /**
    * Validates a spooled upload and moves it into place under `name`; the temp file is always removed.
-   * `checkedLines`: the spool was already checked by a GcodeCheck while it was written (uploads), so it
+   * `checked`: the spool was already checked by a GcodeCheck while it was written (uploads), so it
    * is not read a second time.
    */
-  async import(tempFile: string, name: string, checkedLines?: number): Promise<FileInfo> {
+  async import(tempFile: string, name: string, checked?: { lines: number; description: Description }): Promise<FileInfo> {
     try {
       const dest = this.path(name);
       if (path.dirname(path.resolve(tempFile)) !== path.resolve(this.dir)) throw new AppError('internal', 500, 'Upload spooled outside the files dir');
-      const { lines, size } = checkedLines === undefined ? await validateGcode(tempFile) : { lines: checkedLines, size: (await fsp.stat(tempFile)).size };
+      const { lines, size, description } = checked === undefined ? await validateGcode(tempFile) : { ...checked, size: (await fsp.stat(tempFile)).size };
       const fh = await fsp.open(tempFile, 'r+');
       try { await fh.sync(); } finally { await fh.close(); }
       await fsp.rename(tempFile, dest);
-      // The command count is remembered next to the file so listing never re-reads large files.
-      await writeCount(dest, lines, size);
+      // Count and metadata are remembered next to the file so listing never re-reads large files.
+      await writeMeta(dest, lines, size, description);
       const dh = await fsp.open(this.dir, 'r');
       try { await dh.sync(); } finally { await dh.close(); }
-      return { name: path.basename(dest), size, lines, modified: new Date().toISOString() };
+      return { name: path.basename(dest), size, lines, modified: new Date().toISOString(), metadata: description.metadata };
     } finally {
       await fsp.rm(tempFile, { force: true });
     }
@@ -200,13 +208,43 @@ export class FileStore {
       if (!ent.isFile() || ent.name.startsWith('.') || !GCODE_EXTENSIONS.test(ent.name)) continue;
       const full = path.join(this.dir, ent.name);
       const st = await fsp.stat(full);
-      out.push({ name: ent.name, size: st.size, lines: await this.linesOf(full, st.size), modified: st.mtime.toISOString() });
+      const meta = await readMeta(full, st.size);
+      // Copied in by hand or stored before metadata existed: described in the background, listed now.
+      if (!meta?.metadata) void this.describeLater(full, st.size);
+      out.push({ name: ent.name, size: st.size, lines: meta?.lines ?? -1, modified: st.mtime.toISOString(), metadata: { ...EMPTY_METADATA, ...meta?.metadata } });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Remembered command count, or -1 when unknown (a file copied in by hand). */
-  private async linesOf(full: string, size: number): Promise<number> { return (await readCount(full, size)) ?? -1; }
+  /**
+   * The embedded thumbnail of a file: its path and format. A file not described yet is described
+   * first (one read). 404 when the file or its thumbnail does not exist.
+   */
+  async thumbnail(name: string): Promise<{ path: string; format: 'png' | 'jpg' }> {
+    const full = this.path(name);
+    const size = await fsp.stat(full).then((st) => st.size, () => { throw notFound('File'); });
+    let meta = await readMeta(full, size);
+    if (!meta?.metadata) { await this.describeLater(full, size); meta = await readMeta(full, size); }
+    const format = meta?.metadata?.thumbnail?.format;
+    if (!format || !(await fsp.access(thumbPathOf(full)).then(() => true, () => false))) throw notFound('Thumbnail');
+    return { path: thumbPathOf(full), format };
+  }
+
+  /** Resolves when the background descriptions started so far are done (tests, shutdown). */
+  whenDescribed(): Promise<void> { return this.queue; }
+
+  private describeLater(full: string, size: number): Promise<void> {
+    if (this.describing.has(full) || this.undescribable.has(`${full}@${size}`)) return this.queue;
+    this.describing.add(full);
+    this.queue = this.queue.then(async () => {
+      try {
+        const found = await describeFile(full);
+        if (found) { await writeMeta(full, found.lines, found.size, found.description); this.opts.onDescribed?.(); }
+        else this.undescribable.add(`${full}@${size}`);
+      } catch { /* gone or unreadable: the next listing tries again */ } finally { this.describing.delete(full); }
+    });
+    return this.queue;
+  }
 
   async stat(name: string): Promise<{ size: number }> {
     try { return { size: (await fsp.stat(this.path(name))).size }; } catch (e) {
@@ -216,7 +254,12 @@ export class FileStore {
   }
 
   async remove(name: string): Promise<void> {
-    try { const full = this.path(name); await fsp.unlink(full); await fsp.rm(metaPathOf(full), { force: true }); } catch (e) {
+    try {
+      const full = this.path(name);
+      await fsp.unlink(full);
+      await fsp.rm(metaPathOf(full), { force: true });
+      await fsp.rm(thumbPathOf(full), { force: true });
+    } catch (e) {
       if (e instanceof AppError) throw e;
       throw notFound('File');
     }

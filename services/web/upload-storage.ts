@@ -9,9 +9,10 @@ import { Transform } from 'node:stream';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import { GcodeCheck, type FileStore } from '../shared/files.ts';
+import type { Description } from '../shared/gcode-meta/describe.ts';
 
-/** What multer puts on req.file: the spool path, its size, and the command count found. */
-export interface CheckedUpload { path: string; size: number; lines: number }
+/** What multer puts on req.file: the spool path, its size, the command count and the metadata found. */
+export interface CheckedUpload { path: string; size: number; lines: number; description: Description }
 
 export function checkedSpool(store: FileStore): StorageEngine {
   return {
@@ -44,7 +45,7 @@ export function checkedSpool(store: FileStore): StorageEngine {
         if (failed) return;
         let lines: number;
         try { lines = check.end(); } catch (e) { fail(e); return; }
-        cb(null, { path: spool, size, lines });
+        cb(null, { path: spool, size, lines, description: check.description() });
       });
       file.stream.pipe(tap).pipe(out);
     },

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApiError, errorFrom, parseRetryAfter } from '../../web/src/lib/api.ts';
-import { bytes, duration, jobReason, parking, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+import { bytes, duration, fileFacts, filament, jobReason, parking, percent, sensorName, temp } from '../../web/src/lib/format.ts';
+import { EMPTY_METADATA } from '../../services/shared/gcode-meta/describe.ts';
 import { notGcode } from '../../web/src/lib/upload.ts';
 
 test('Retry-After: delta-seconds and HTTP dates (RFC 9110 §10.2.3)', () => {
@@ -74,4 +75,15 @@ test('the wrong kind of file is named before any upload: models, binary G-code, 
   assert.match(notGcode('plate.3MF', text)!, /3D model/);
   assert.match(notGcode('notes.txt', text)!, /takes \.gcode, \.gco and \.g files/);
   assert.match(notGcode('renamed.gcode', new Uint8Array([0x47, 0x32, 0x38, 0x00, 0x01]))!, /binary data/);
+});
+
+test('file facts: slicer estimates as they are, computed ones with ≈, unknown facts left out', () => {
+  assert.equal(filament(433.55), '434 mm');
+  assert.equal(filament(4321), '4.32 m');
+  assert.equal(filament(null), '—');
+  assert.deepEqual(fileFacts({ ...EMPTY_METADATA, estimated_time_s: 741, estimate_source: 'slicer', filament_used_mm: 863.84, filament_used_g: 2.58, layer_height_mm: 0.2 }),
+    ['12 min 21 s', '864 mm filament (2.58 g)', '0.2 mm layers']);
+  assert.deepEqual(fileFacts({ ...EMPTY_METADATA, estimated_time_s: 3700, estimate_source: 'computed' }), ['≈ 1 h 1 min']);
+  assert.deepEqual(fileFacts({ ...EMPTY_METADATA }), []);
+  assert.deepEqual(fileFacts(undefined), []);
 });

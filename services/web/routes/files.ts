@@ -2,13 +2,14 @@
  * G-code files (CONTRACT.md "HTTP API"): multipart upload (field `file`) spooled by multer into the
  * files dir itself and checked line by line as it is written (upload-storage.ts), then fsynced and
  * renamed by the shared FileStore. Hostile names and
- * malformed G-code are 400s and leave nothing behind; oversize uploads are 413.
+ * malformed G-code are 400s and leave nothing behind; oversize uploads are 413. Listing and upload
+ * answers carry the slicer metadata found in the same pass; /files/:name/thumbnail serves its image.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Request, Response } from 'express';
 import type Multer from 'multer';
-import { AppError, badRequest } from '../../shared/errors.ts';
+import { AppError, badRequest, notFound } from '../../shared/errors.ts';
 import { FileStore, sanitizeName } from '../../shared/files.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
@@ -26,7 +27,8 @@ export async function fileStoreOf(deps: WebDeps): Promise<FileStore> {
   const dir = path.join(deps.config.dataDir, 'files');
   let s = stores.get(dir);
   const first = !s;
-  if (!s) { s = new FileStore(dir); stores.set(dir, s); }
+  // A file described in the background (copied in by hand) changes the listing: open lists reload.
+  if (!s) { s = new FileStore(dir, { onDescribed: () => deps.fileChanges?.emit('changed') }); stores.set(dir, s); }
   await s.init();
   if (first) {
     const swept = await s.sweepSpool();
@@ -96,9 +98,22 @@ export const fileRoutes: Route<WebDeps>[] = [
       const original = Buffer.from(file.originalname, 'latin1').toString('utf8');
       const name = typeof req.body?.name === 'string' && req.body.name ? req.body.name : original;
       try { await refuseIfPrinting(deps, sanitizeName(name)); } catch (e) { await fs.rm(file.path, { force: true }); throw e; }
-      const info = await store.import(file.path, name, file.lines).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
+      const info = await store.import(file.path, name, file).catch((e: unknown) => { throw isDiskFull(e) ? diskFull() : e; });
       deps.fileChanges?.emit('changed');
-      return { name: info.name, size: info.size, lines: info.lines };
+      return { name: info.name, size: info.size, lines: info.lines, metadata: info.metadata };
+    },
+  },
+  {
+    // The image the slicer embedded (largest PNG, else JPG); 404 not_found when it embedded none.
+    method: 'get', path: '/files/:name/thumbnail', access: 'files.read', raw: true,
+    handler: async ({ req, res, deps }) => {
+      const thumb = await (await fileStoreOf(deps)).thumbnail(sanitizeName(req.params.name));
+      // The image is a hidden file beside the G-code (dotfiles), revalidated on each use (an upload under
+      // the same name replaces it); the type is set first, as ".thumb" says nothing.
+      const options = { dotfiles: 'allow' as const, cacheControl: false, headers: { 'Cache-Control': 'private, no-cache' } };
+      await new Promise<void>((resolve, reject) => {
+        res.type(thumb.format === 'png' ? 'image/png' : 'image/jpeg').sendFile(thumb.path, options, (e) => (e ? reject(notFound('Thumbnail')) : resolve()));
+      });
     },
   },
   {

@@ -10,6 +10,25 @@ export function duration(s: number | null | undefined): string {
   return `${sec} s`;
 }
 
+/** Filament length: "434 mm" below a metre, "4.32 m" above. */
+export function filament(mm: number | null | undefined): string {
+  if (mm === null || mm === undefined || !Number.isFinite(mm)) return '—';
+  return mm < 1000 ? `${Math.round(mm)} mm` : `${(mm / 1000).toFixed(2)} m`;
+}
+
+/**
+ * The short facts a file list shows under a name: estimated time (≈ when PrintBox computed it from
+ * the moves rather than the slicer), filament, layer height. Unknown facts are left out.
+ */
+export function fileFacts(m: { estimated_time_s: number | null; estimate_source: string | null; filament_used_mm: number | null; filament_used_g: number | null; layer_height_mm: number | null } | null | undefined): string[] {
+  if (!m) return [];
+  const out: string[] = [];
+  if (m.estimated_time_s !== null) out.push(`${m.estimate_source === 'computed' ? '≈ ' : ''}${duration(m.estimated_time_s)}`);
+  if (m.filament_used_mm !== null) out.push(`${filament(m.filament_used_mm)} filament${m.filament_used_g !== null ? ` (${m.filament_used_g} g)` : ''}`);
+  if (m.layer_height_mm !== null) out.push(`${m.layer_height_mm} mm layers`);
+  return out;
+}
+
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];

@@ -12,5 +12,11 @@ export interface CloudStatus {
   [k: string]: unknown;
 }
 
-/** GET /api/files (services/shared/files.ts): lines is -1 when not counted for a listing. */
-export interface FileInfo { name: string; size: number; lines?: number; modified?: string }
+export type { FileMetadata } from '../../../services/shared/gcode-meta/describe.ts';
+import type { FileMetadata } from '../../../services/shared/gcode-meta/describe.ts';
+
+/**
+ * GET /api/files (services/shared/files.ts): lines is -1 when not counted for a listing; metadata is
+ * what the slicer embedded (fields null when unknown or not read yet).
+ */
+export interface FileInfo { name: string; size: number; lines?: number; modified?: string; metadata?: FileMetadata }
