@@ -88,7 +88,9 @@ test('POST /api/files (multipart field "file") → 201 {"name", "size", "lines"}
   const up = multipart('contract.gcode', text);
   const r = await as({ path: '/api/files', raw: up.body, headers: up.headers });
   assert.equal(r.status, 201, r.text);
-  assert.deepEqual(r.json, { name: 'contract.gcode', size: Buffer.byteLength(text), lines: 5000 });
+  const { metadata, ...stored } = r.json as Record<string, unknown>;
+  assert.deepEqual(stored, { name: 'contract.gcode', size: Buffer.byteLength(text), lines: 5000 });
+  assert.equal(typeof metadata, 'object');
   const extra = multipart('delete-me.gcode', 'G28\n');
   assert.equal((await stack.req({ path: '/api/files', raw: extra.body, headers: extra.headers, bearer: apiKey })).status, 201, 'upload with an API key');
   const list = await as({ path: '/api/files' });

@@ -43,7 +43,9 @@ test('printer web routes: uploads, hostile input, jobs, SSE, emergency stop, 503
     const up = multipart('benchy (1).gcode', good);
     const ok = await call('POST', '/api/files', up.body, up.headers);
     assert.equal(ok.status, 201, ok.text);
-    assert.deepEqual(ok.json, { name: 'benchy (1).gcode', size: Buffer.byteLength(good), lines: 2001 });
+    const { metadata, ...stored } = ok.json as Record<string, unknown>;
+    assert.deepEqual(stored, { name: 'benchy (1).gcode', size: Buffer.byteLength(good), lines: 2001 });
+    assert.equal(typeof metadata, 'object', 'the answer carries what the slicer embedded (fields null here)');
 
     // Hostile names: 400, nothing anywhere.
     for (const name of ['../evil.gcode', '..\\evil.gcode', '/tmp/evil.gcode', '.hidden.gcode', 'evil.sh', 'a\tb.gcode', 'x'.repeat(300) + '.gcode', '..']) {
