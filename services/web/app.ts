@@ -9,7 +9,8 @@ import express, { type Request } from 'express';
 import helmet from 'helmet';
 import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
-import { errorHandler, mountRoutes } from './mount.ts';
+import { errorHandler, mountRoutes, type MountOptions } from './mount.ts';
+import { octoprintErrorBody, octoprintMount, octoprintRoutes } from './octoprint/index.ts';
 import { routes as defaultRoutes } from './routes/index.ts';
 import type { Route } from './route-types.ts';
 import { sessionMiddleware } from './sessions/cookie.ts';
@@ -38,19 +39,26 @@ export function createApp(deps: WebDeps, routes: readonly Route<WebDeps>[] = def
     next();
   });
 
-  const api = express.Router();
-  api.use((req, _res, next) => {
-    if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) return next(new AppError('cross_origin', 403, 'Cross-origin request refused'));
-    next();
-  });
-  api.use(sessionMiddleware(deps));
-  mountRoutes(api, routes, deps);
-  api.use((req, _res, next) => next(new AppError('not_found', 404, `No API route ${req.method} ${req.path}`)));
-  app.use('/api', api);
+  app.use('/api', tableRouter(deps, routes, {}));
+  // OctoPrint-compatible API, one base URL per printer (contract.md "OctoPrint-compatible API").
+  app.use('/octoprint', tableRouter(deps, octoprintRoutes, octoprintMount), errorHandler(deps.log, octoprintErrorBody));
 
   serveUi(app, deps.config.staticDir);
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/** A route table behind the Origin check and the session cookie, ending in a 404 for paths it does not serve. */
+function tableRouter(deps: WebDeps, routes: readonly Route<WebDeps>[], opts: MountOptions): express.Router {
+  const router = express.Router();
+  router.use((req, _res, next) => {
+    if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) return next(new AppError('cross_origin', 403, 'Cross-origin request refused'));
+    next();
+  });
+  router.use(sessionMiddleware(deps));
+  mountRoutes(router, routes, deps, opts);
+  router.use((req, _res, next) => next(new AppError('not_found', 404, `No API route ${req.method} ${req.path}`)));
+  return router;
 }
 
 /** The built Svelte UI: hashed assets cached forever, index.html never, SPA fallback for client routes. */

@@ -15,9 +15,25 @@ import { auditOnFinish } from './security/audit-http.ts';
 export const DEFAULT_JSON_LIMIT = 16 * 1024;
 const MUTATING = new Set(['post', 'put', 'patch', 'delete']);
 
-function checkAccess(access: Access, principal: Principal | null): void {
+/**
+ * What differs between the route tables mounted here: PrintBox's own API under /api takes the defaults;
+ * the OctoPrint-compatible one (services/web/octoprint) reads its X-Api-Key header and answers a
+ * request without credentials 403, as OctoPrint does.
+ */
+export interface MountOptions {
+  /** Who is asking; default: resolvePrincipal (session cookie, Bearer key, the machine itself). */
+  principal?: (req: Request, deps: WebDeps) => Promise<Principal | null>;
+  /** A non-public route asked without any credential. */
+  anonymous?: () => AppError;
+  /** Where the table is mounted, so audit actions name the full route (e.g. "/octoprint"). */
+  auditPrefix?: string;
+}
+
+const signInFirst = () => new AppError('unauthorized', 401, 'Sign in first');
+
+function checkAccess(access: Access, principal: Principal | null, anonymous: () => AppError): void {
   if (access === 'public') return;
-  if (!principal) throw new AppError('unauthorized', 401, 'Sign in first');
+  if (!principal) throw anonymous();
   if (access === 'authenticated') return;
   if (!principal.permissions.has(access)) throw new AppError('forbidden', 403, `Missing permission ${access}`);
 }
@@ -43,13 +59,15 @@ function bodyRules(route: Route<WebDeps>): express.RequestHandler[] {
   return [(req, _res, next) => next(hasBody(req) ? new AppError('unexpected_body', 400, 'This request takes no body') : undefined)];
 }
 
-export function mountRoutes(router: Router, routes: readonly Route<WebDeps>[], deps: WebDeps): void {
+export function mountRoutes(router: Router, routes: readonly Route<WebDeps>[], deps: WebDeps, opts: MountOptions = {}): void {
+  const who = opts.principal ?? resolvePrincipal;
   for (const route of routes) {
+    const audited = opts.auditPrefix ? { ...route, path: opts.auditPrefix + route.path } : route;
     const authorize = async (req: Request, res: Response, next: NextFunction) => {
-      auditOnFinish(deps.audit, route, req, res, (e) => deps.log.error('audit write failed', { error: String(e) }));
+      auditOnFinish(deps.audit, audited, req, res, (e) => deps.log.error('audit write failed', { error: String(e) }));
       try {
-        const principal = await resolvePrincipal(req, deps);
-        checkAccess(route.access, principal);
+        const principal = await who(req, deps);
+        checkAccess(route.access, principal, opts.anonymous ?? signInFirst);
         res.locals.principal = principal;
         next();
       } catch (err) { next(err); }
@@ -80,8 +98,13 @@ function fromBodyParser(err: unknown): AppError | undefined {
   return undefined;
 }
 
-/** The shared AppError → {"error":{"code","message"}} handler; 5xx details go to the journal only. */
-export function errorHandler(log: Logger): express.ErrorRequestHandler {
+const printboxError = (e: AppError): unknown => e.toJSON();
+
+/**
+ * The shared AppError → {"error":{"code","message"}} handler; 5xx details go to the journal only.
+ * `body` shapes the answer where a compatible API promises another error format (OctoPrint's {"error": "…"}).
+ */
+export function errorHandler(log: Logger, body: (e: AppError) => unknown = printboxError): express.ErrorRequestHandler {
   return (err, req, res, _next) => {
     const app = err instanceof AppError ? err : fromBodyParser(err) ?? toAppError(err);
     if (app.status >= 500) {
@@ -92,6 +115,6 @@ export function errorHandler(log: Logger): express.ErrorRequestHandler {
     const retry = app.details?.retry_after_s;
     if (app.status === 429 && typeof retry === 'number') res.setHeader('Retry-After', String(retry));
     if (res.headersSent) { res.end(); return; }
-    res.status(app.status).json(app.toJSON());
+    res.status(app.status).json(body(app));
   };
 }

@@ -162,29 +162,32 @@ test('heading anchors follow GitHub: punctuation dropped, spaces become dashes, 
   }
 });
 
-test('docs/api.md lists exactly the routes of the web route table, with the same method and permission', async () => {
-  // The table module is imported, not an app started: each entry carries method, path and access.
+test('docs/api.md lists exactly the routes of the web route tables, with the same method and permission', async () => {
+  // The table modules are imported, not an app started: each entry carries method, path and access.
+  // Two tables: PrintBox's own under /api, the OctoPrint-compatible one under /octoprint.
   const { routes } = await import('../../services/web/routes/index.ts');
-  const code = new Map(routes.map((r) => [`${r.method.toUpperCase()} ${r.path}`, String(r.access)]));
-  assert.ok(code.size > 10, 'the route table looks empty');
+  const { octoprintRoutes } = await import('../../services/web/octoprint/index.ts');
+  const tables = [['/api', routes], ['/octoprint', octoprintRoutes]] as const;
+  const code = new Map<string, string>(tables.flatMap(([prefix, table]) => table.map((r) => [`${r.method.toUpperCase()} ${prefix}${r.path}`, String(r.access)] as const)));
+  assert.ok(routes.length > 10 && octoprintRoutes.length > 10, 'a route table looks empty');
 
   const docs = documentedRoutes(read(path.join(DOCS, 'api.md')));
   assert.ok(docs.length > 0, 'docs/api.md has no `| method | path | permission |` tables');
   const documented = new Map<string, string>();
   const problems: string[] = [];
   for (const d of docs) {
-    if (!d.path.startsWith('/api/')) { problems.push(`docs/api.md:${d.line}: ${d.path} should be a full /api/… path`); continue; }
-    const key = `${d.method} ${d.path.slice('/api'.length)}`;
-    if (documented.has(key)) problems.push(`docs/api.md:${d.line}: ${d.method} ${d.path} is listed twice`);
+    if (!d.path.startsWith('/api/') && !d.path.startsWith('/octoprint/')) { problems.push(`docs/api.md:${d.line}: ${d.path} should be a full /api/… or /octoprint/… path`); continue; }
+    const key = `${d.method} ${d.path}`;
+    if (documented.has(key)) problems.push(`docs/api.md:${d.line}: ${key} is listed twice`);
     documented.set(key, d.permission);
   }
   for (const [key, access] of code) {
     const perm = documented.get(key);
-    if (perm === undefined) problems.push(`missing from docs/api.md: ${key.replace(' ', ' /api')} (${access})`);
-    else if (perm !== access) problems.push(`docs/api.md says ${key.replace(' ', ' /api')} needs ${perm}; the route table says ${access}`);
+    if (perm === undefined) problems.push(`missing from docs/api.md: ${key} (${access})`);
+    else if (perm !== access) problems.push(`docs/api.md says ${key} needs ${perm}; the route table says ${access}`);
   }
   for (const key of documented.keys()) {
-    if (!code.has(key)) problems.push(`docs/api.md lists ${key.replace(' ', ' /api')}, which the web does not serve`);
+    if (!code.has(key)) problems.push(`docs/api.md lists ${key}, which the web does not serve`);
   }
   assert.deepEqual(problems, []);
 });

@@ -17,6 +17,7 @@ import { cloudRoutes } from './cloud.ts';
 import { printerRoutes } from './printers.ts';
 import { fileRoutes } from './files.ts';
 import { eventRoutes } from './events.ts';
+import { octoprintAppKeyRoutes } from './octoprint-appkeys.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
@@ -32,4 +33,5 @@ export const routes: Route<WebDeps>[] = [
   ...printerRoutes,
   ...fileRoutes,
   ...eventRoutes,
+  ...octoprintAppKeyRoutes,
 ];
