@@ -61,6 +61,9 @@ export async function decideAppKey(deps: WebDeps, principal: Principal, id: stri
   r.decision = { key };
 }
 
+/** The peer as people write it: an IPv4 client on the dual-stack socket arrives as ::ffff:a.b.c.d. */
+const shownAddress = (a: string | undefined) => (a ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+
 function request(ctx: Ctx, printer: string) {
   const body = (ctx.req.body ?? {}) as { app?: unknown; user?: unknown };
   if (typeof body.app !== 'string' || !body.app.trim()) throw badRequest('bad_request', 'No app name provided');
@@ -69,7 +72,7 @@ function request(ctx: Ctx, printer: string) {
   if (pending.size >= MAX_PENDING) throw new AppError('too_many_requests', 429, 'Too many app key requests are waiting; try again in a minute');
   const token = crypto.randomBytes(24).toString('base64url');
   const now = Date.now();
-  pending.set(token, { id: crypto.randomBytes(6).toString('hex'), app: body.app.trim(), user: typeof body.user === 'string' ? body.user : null, printer, address: ctx.req.socket.remoteAddress ?? 'unknown', requestedAt: now, polledAt: now });
+  pending.set(token, { id: crypto.randomBytes(6).toString('hex'), app: body.app.trim(), user: typeof body.user === 'string' ? body.user : null, printer, address: shownAddress(ctx.req.socket.remoteAddress), requestedAt: now, polledAt: now });
   ctx.res.setHeader('Location', `https://${ctx.req.headers.host ?? 'localhost'}/octoprint/${encodeURIComponent(printer)}/plugin/appkeys/request/${token}`);
   return { app_token: token, auth_dialog: `https://${ctx.req.headers.host ?? 'localhost'}/#/settings` };
 }
