@@ -5,5 +5,8 @@ export const printerSchema = {
   ...commonSchema,
   virtualPrinters: int('PRINTBOX_VIRTUAL_PRINTERS', 0, 'number of simulated printers (npm start sets 1)', 0, 8),
   serialPorts: list('PRINTBOX_SERIAL_PORTS', [], 'extra port paths or globs treated as printer candidates'),
-  baudrates: intList('PRINTBOX_BAUDRATES', [250000, 115200], 'baud rates tried in order when probing'),
+  // 115200 first: the rate of most printers sold (Prusa, Creality, Anycubic); 250000 is the other common one.
+  baudrates: intList('PRINTBOX_BAUDRATES', [115200, 250000], 'baud rates tried in order when probing'),
+  // Opening the port resets a CH340/AVR board: bootloader plus firmware start (SD card, EEPROM) can take several seconds.
+  probeTimeoutMs: int('PRINTBOX_PROBE_TIMEOUT_MS', 10_000, 'how long each baud rate is given to answer when probing (ms)', 1000, 120_000),
 } satisfies Schema;

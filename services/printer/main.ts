@@ -44,7 +44,7 @@ async function main(): Promise<void> {
 
   const manager = new PrinterManager({
     discovery: { byIdDir: '/dev/serial/by-id', extra, log: log.child('discovery') },
-    baudrates: config.baudrates, openPort: openSerialPort, store, files, log,
+    baudrates: config.baudrates, openPort: openSerialPort, store, files, log, printer: { probeTimeoutMs: config.probeTimeoutMs },
   });
   await manager.start();
   // 0660: web (group printbox) may connect; nobody else. The unit's Group= gives the socket its group.

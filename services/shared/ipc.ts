@@ -46,7 +46,9 @@ export interface JobInfo {
   printerId: string;
   file: string;
   state: JobState;
-  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "reset-while-parked", "reset-while-parking", "resume-failed" … */
+  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "emergency-stop", "reset-while-parked",
+   *  "reset-while-parking", "resume-failed", "no-response" (no ok after the M105 polls), "line-numbering" (the printer asked for a
+   *  line it had confirmed: its numbering was reset unseen), "resend-failed" (a line rejected too often, or asked for but never sent) … */
   reason?: string;
   /** Paused jobs: false while the pause still drains and parks (or when a reset cut the park short). */
   parked?: boolean;

@@ -41,7 +41,7 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { okTimeoutMs?: number; resumeTimeoutMs?: number } = {}): Promise<Rig> {
+export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { okTimeoutMs?: number; resumeTimeoutMs?: number; probeTimeoutMs?: number } = {}): Promise<Rig> {
   const dir = tempDir('rig');
   const link = path.join(dir, 'vp-1');
   const vp = await VirtualPrinter.create({ link, record: true, ...sim });
@@ -52,7 +52,7 @@ export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { 
   const manager = new PrinterManager({
     discovery: { byIdDir: path.join(dir, 'no-usb'), extra: [path.join(dir, 'vp-*')], log, list: async () => [] },
     baudrates: [sim.baud ?? 115200], openPort: openSerialPort, store, files, log,
-    printer: { okTimeoutMs: printer.okTimeoutMs ?? 1000, probeTimeoutMs: 3000, ...(printer.resumeTimeoutMs ? { resumeTimeoutMs: printer.resumeTimeoutMs } : {}) },
+    printer: { okTimeoutMs: printer.okTimeoutMs ?? 1000, probeTimeoutMs: printer.probeTimeoutMs ?? 3000, ...(printer.resumeTimeoutMs ? { resumeTimeoutMs: printer.resumeTimeoutMs } : {}) },
   });
   const events: PrinterEvent[] = [];
   manager.events.on('event', (e) => events.push(e));

@@ -101,7 +101,8 @@ describe('CONTRACT "Configuration": every variable is accepted with the stated d
     ['PRINTBOX_PAM_GROUPS', webSchema, 'pamGroups', ['printbox'], 'printbox, makers', ['printbox', 'makers']],
     ['PRINTBOX_VIRTUAL_PRINTERS', printerSchema, 'virtualPrinters', 0, '2', 2],
     ['PRINTBOX_SERIAL_PORTS', printerSchema, 'serialPorts', [], '/dev/pts/7,/tmp/vp-*', ['/dev/pts/7', '/tmp/vp-*']],
-    ['PRINTBOX_BAUDRATES', printerSchema, 'baudrates', [250000, 115200], '115200', [115200]],
+    ['PRINTBOX_BAUDRATES', printerSchema, 'baudrates', [115200, 250000], '115200', [115200]],
+    ['PRINTBOX_PROBE_TIMEOUT_MS', printerSchema, 'probeTimeoutMs', 10_000, '30000', 30_000],
   ];
   for (const [name, schema, key, def, sample, parsed] of vars) {
     test(`${name} (default ${JSON.stringify(def)})`, () => {

@@ -6,7 +6,7 @@
  */
 import { AppError } from '../../shared/errors.ts';
 import type { Response } from '../protocol/responses.ts';
-import { Sender, type JobLine, type LineSource, type Tag } from '../protocol/sender.ts';
+import { Sender, type JobLine, type LineSource, type SenderFailure, type Tag } from '../protocol/sender.ts';
 import type { PortLike } from '../serial/port.ts';
 
 export interface LinkDeps {
@@ -18,6 +18,8 @@ export interface LinkDeps {
   /** Nothing queued or in flight and no job source: a print may have finished. */
   onDrained: () => void;
   onTimeout: () => void;
+  /** The sender gave up (no answer to its polls, or line numbering it cannot trust): nothing more is sent. */
+  onFailed: (f: SenderFailure) => void;
 }
 
 export class PrinterLink {
@@ -34,6 +36,10 @@ export class PrinterLink {
     this.sender.on('acked', (tag) => this.onAcked(tag));
     this.sender.on('drained', () => this.onDrained());
     this.sender.on('timeout', () => deps.onTimeout());
+    this.sender.on('failed', (f) => {
+      this.failWaiters(new AppError('printer_failed', 503, f.message));
+      deps.onFailed(f);
+    });
   }
 
   /** Numbering starts afresh (`N0 M110 N0`): a new connection. */
@@ -48,6 +54,13 @@ export class PrinterLink {
   command(cmd: string): number { return this.sender.command(cmd); }
   nextAck(): Tag | undefined { return this.sender.nextAck; }
   raw(cmd: string): void { this.sender.raw(cmd); }
+  /** Unnumbered, now, past the window, and its ok is expected in order (M108/M410, heater-off after a halt). */
+  unnumbered(cmd: string): void { this.sender.unnumbered(cmd); }
+  /** M112 raw and numbered, then `after` (heaters off); nothing else is sent on this connection. */
+  emergencyStop(after: string[]): void {
+    this.sender.emergencyStop(after);
+    this.failWaiters(new AppError('printer_halted', 503, 'Emergency stop: the printer halted before acknowledging the commands'));
+  }
   setSource(src: LineSource | null): void { this.sender.setSource(src); }
   handle(r: Response): void { this.sender.handle(r); }
   /** Forget queued work and stop sending (M112: the firmware is halted). */
@@ -107,6 +120,7 @@ export class PrinterLink {
 
   private onAcked(tag: Tag): void {
     if (tag.kind === 'cmd' && tag.id === this.pollId) this.pollPending = false;
+    if (tag.kind === 'raw') return;
     if (tag.kind === 'cmd') { const w = this.waiters.get(tag.id); if (w) { this.waiters.delete(tag.id); w.done(); } return; }
     this.deps.onJobAcked(tag.line);
   }

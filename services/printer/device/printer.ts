@@ -14,6 +14,7 @@ import type { OpenPort } from '../serial/port.ts';
 import type { JobRecord, JobStore } from '../jobs/job-store.ts';
 import { JobControl } from './job-control.ts';
 import { PrinterLink } from './link.ts';
+import type { SenderFailure } from '../protocol/sender.ts';
 import type { ParkSettings } from './machine-state.ts';
 import { probe } from './probe.ts';
 
@@ -27,6 +28,7 @@ export interface PrinterDeps {
   log: Logger;
   emit: (ev: PrinterEvent) => void;
   okTimeoutMs?: number;
+  /** How long each baud rate is given to answer (bootloader + firmware start); default 10 s. */
   probeTimeoutMs?: number;
   rxBytes?: number;
   park?: ParkSettings;
@@ -44,6 +46,8 @@ export class Printer {
   capabilities: Record<string, boolean> = {};
   temperatures: Temperatures = {};
   error: string | undefined;
+  /** EXTRUDER_COUNT from M115: every hotend is switched off after a halt. */
+  private extruders = 1;
   private link: PrinterLink | undefined;
   private readonly jobs: JobControl;
   private shutdown = false;
@@ -93,15 +97,20 @@ export class Printer {
     // Opening the port (each baud rate the probe tries) resets a CH340/FTDI+AVR board, and a port we are
     // (re)opening was closed by an unplug, a service stop/crash or reconnect(): assume the board forgot all.
     await this.jobs.boardMayHaveReset();
-    const found = await probe({ path: this.path, baudrates: this.deps.baudrates, openPort: this.deps.openPort, timeoutMs: this.deps.probeTimeoutMs ?? 3000, log: this.deps.log });
-    if (found && this.shutdown) { await found.port.close(); return; } // the service stopped while probing
-    if (!found) { this.error = 'No printer answered on this port'; this.setState('error'); return; }
+    const found = await probe({ path: this.path, baudrates: this.deps.baudrates, openPort: this.deps.openPort, timeoutMs: this.deps.probeTimeoutMs ?? 10_000, log: this.deps.log });
+    if (found && 'port' in found && this.shutdown) { await found.port.close(); return; } // the service stopped while probing
+    if (!found || !('port' in found)) {
+      this.error = found ? `The printer reports an error: ${found.error} (reset it or fix the fault, then reconnect)` : 'No printer answered on this port';
+      this.setState('error');
+      return;
+    }
     this.baudrate = found.baudrate;
     const link = new PrinterLink({
       port: found.port, okTimeoutMs: this.deps.okTimeoutMs ?? 5000, rxBytes: this.deps.rxBytes ?? 128,
       onJobAcked: (line) => this.jobs.onAcked(line),
       onDrained: () => this.jobs.onDrained(),
-      onTimeout: () => this.deps.log.warn('no answer from firmware; poking with M105', { id: this.id }),
+      onTimeout: () => this.deps.log.warn('no answer from firmware; polling with M105', { id: this.id }),
+      onFailed: (f) => this.onLinkFailed(f),
     });
     this.link = link;
     this.terminalIds.clear(); // ids of a previous connection's sender
@@ -118,6 +127,8 @@ export class Printer {
       this.deps.log.warn('handshake failed', { id: this.id, error: (e as Error).message });
     }
     if (!this.link) return;
+    // A halt reported during the handshake (thermal error, kill()) stands: a halted board must not take a job.
+    if (this.state === 'error') return;
     this.setState(this.jobs.job?.state === 'paused' ? 'paused' : 'idle');
     this.deps.log.info('printer connected', { id: this.id, baudrate: this.baudrate, name: this.name, capabilities: this.capabilities });
   }
@@ -154,7 +165,7 @@ export class Printer {
     if (!this.link) throw conflict('not_connected', 'Printer is not connected');
     const word = commandWord(cmd);
     if (word === 'M112') return this.emergencyStop();
-    if ((word === 'M108' || word === 'M410') && this.capabilities.EMERGENCY_PARSER) this.link.raw(cmd);
+    if ((word === 'M108' || word === 'M410') && this.capabilities.EMERGENCY_PARSER) this.link.unnumbered(cmd);
     else this.terminalIds.add(this.link.command(cmd));
     this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: text } });
   }
@@ -162,9 +173,7 @@ export class Printer {
   /** M112 jumps every queue; the firmware halts and needs a reset (reconnect(), replug or service restart). */
   emergencyStop(): void {
     if (!this.link) throw conflict('not_connected', 'Printer is not connected');
-    this.link.raw('M112');
-    this.jobs.stopFeeding();
-    this.link.stop();
+    this.link.emergencyStop(this.heatersOff());
     this.jobs.fail('emergency-stop');
     this.error = 'Emergency stop (M112): reset the printer';
     this.setState('error');
@@ -175,7 +184,10 @@ export class Printer {
     switch (r.type) {
       case 'ok': if (r.temperatures) this.setTemperatures(r.temperatures); break;
       case 'temperatures': this.setTemperatures(r.temperatures); break;
-      case 'firmware': this.name = r.fields.MACHINE_TYPE || r.fields.FIRMWARE_NAME || this.name; break;
+      case 'firmware':
+        this.name = r.fields.MACHINE_TYPE || r.fields.FIRMWARE_NAME || this.name;
+        this.extruders = Math.max(1, Number(r.fields.EXTRUDER_COUNT) || 1);
+        break;
       case 'capability': this.capabilities[r.name] = r.enabled; break;
       case 'error': if (r.fatal) this.onFirmwareError(r.message); break;
       case 'start': this.onFirmwareReset(); break;
@@ -193,7 +205,29 @@ export class Printer {
     this.deps.log.error('firmware error', { id: this.id, message });
     this.error = message;
     this.jobs.fail('firmware-error');
+    // Marlin's kill() switches its heaters off, but other firmware and other faults may not: ask, unnumbered
+    // (accepted whatever the line count), so a firmware that still listens obeys.
+    for (const cmd of this.heatersOff()) this.link?.unnumbered(cmd);
     this.setState('error');
+  }
+
+  /** The sender gave up: no answer to its polls, or the firmware's line numbering no longer matches ours. */
+  private onLinkFailed(f: SenderFailure): void {
+    this.deps.log.error('printer link failed', { id: this.id, code: f.code, message: f.message });
+    if (this.state === 'error') return;
+    this.jobs.fail(f.code === 'no_response' ? 'no-response' : f.code === 'line_numbering' ? 'line-numbering' : 'resend-failed');
+    for (const cmd of this.heatersOff()) this.link?.raw(cmd);
+    this.error = f.message;
+    this.setState('error');
+  }
+
+  /** M104 S0 for every hotend, M140 S0, and M141 S0 when M105 reports a chamber (C:). */
+  private heatersOff(): string[] {
+    const tools = Math.max(this.extruders, Object.keys(this.temperatures).filter((k) => /^T\d+$/.test(k)).length);
+    const out = Array.from({ length: tools }, (_, i) => `M104 T${i} S0`);
+    out.push('M140 S0');
+    if (this.temperatures.C) out.push('M141 S0');
+    return out;
   }
 
   /** `start` after the handshake: the board rebooted (watchdog, brown-out, DTR glitch); see JobControl.onBoardReset. */

@@ -1,7 +1,7 @@
 /**
  * Response parsers: one firmware line → one typed Response. Marlin formats (DESIGN.md):
  * `ok`, `ok N<n> P<planner> B<buffer>` (ADVANCED_OK), `ok T:..` (M105), `Resend: N` / `rs N`,
- * `echo:busy: processing`, `wait`, `Error:…`, `!!`, temperature autoreports, `FIRMWARE_NAME:…`, `Cap:NAME:0|1`.
+ * `echo:busy: processing`, `echo:Unknown command: "…"`, `wait`, `Error:…`, `!!`, temperature autoreports, `FIRMWARE_NAME:…`, `Cap:NAME:0|1`.
  */
 import type { Temperatures } from '../../shared/ipc.ts';
 
@@ -15,10 +15,16 @@ export type Response =
   | { type: 'firmware'; fields: Record<string, string> }
   | { type: 'capability'; name: string; enabled: boolean }
   | { type: 'start' }
+  | { type: 'unknown-command'; command: string }
   | { type: 'other'; line: string };
 
-/** Errors that are followed by a Resend and are therefore recoverable line noise, not a halt. */
-const LINE_ERRORS = /checksum|line number|no line number|no checksum|format error/i;
+/**
+ * Errors that do not halt the firmware: line errors come with a Resend (Marlin's "checksum mismatch",
+ * "Line Number is not Last Line Number+1", Repetier's "expected line N got M", "Missing checksum");
+ * Marlin's "Probing Failed" ends G28/G29 without kill() (only "Printer halted. kill() called!" after it
+ * would). Anything else is treated as a halt, as OctoPrint does.
+ */
+const NOT_FATAL = /checksum|line ?number|expected line|format error|probing failed/i;
 
 export function parseTemperatures(line: string): Temperatures | undefined {
   const out: Temperatures = {};
@@ -46,13 +52,15 @@ export function parseResponse(line: string): Response {
   if (line === 'wait') return { type: 'wait' };
   if (/^Error:/i.test(line)) {
     const message = line.slice(6).trim();
-    return { type: 'error', message, fatal: !LINE_ERRORS.test(message) };
+    return { type: 'error', message, fatal: !NOT_FATAL.test(message) };
   }
   if (line.startsWith('!!')) return { type: 'error', message: line.slice(2).trim() || 'firmware halted', fatal: true };
   if (line.startsWith('FIRMWARE_NAME:')) return { type: 'firmware', fields: parseFirmwareLine(line) };
   const cap = /^Cap:([A-Z0-9_]+):([01])/.exec(line);
   if (cap) return { type: 'capability', name: cap[1]!, enabled: cap[2] === '1' };
   if (line === 'start') return { type: 'start' };
+  const unknown = /^echo:\s*Unknown command:\s*"(.*)"\s*$/i.exec(line);
+  if (unknown) return { type: 'unknown-command', command: unknown[1]! };
   const temps = /(?:^|\s)T\d*:\s*-?\d/.test(line) ? parseTemperatures(line) : undefined;
   if (temps) return { type: 'temperatures', temperatures: temps };
   return { type: 'other', line };

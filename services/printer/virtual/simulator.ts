@@ -25,6 +25,12 @@ export interface SimOptions {
   seed: number;
   /** Record every executed command text (tests check order). */
   record: boolean;
+  /** Autoreport interval in ms instead of M155's S seconds (a chatty firmware). */
+  autoreportMs?: number;
+  /** Boot time after a reset: input is dropped and `start` comes this late (slow bootloaders). */
+  bootMs?: number;
+  /** The board halts right after every boot with this error (a MINTEMP/thermal fault that persists). */
+  bootError?: string;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -39,6 +45,10 @@ interface Heater { actual: number; target: number }
 export class MarlinSimulator {
   readonly opts: SimOptions;
   readonly executed: string[] = [];
+  /** With `record`: every line as it reached the firmware's parser, accepted or not (halted boards included). */
+  readonly received: string[] = [];
+  /** With `record`: every byte the host wrote, as text (what reached the wire, before any RX overflow). */
+  wire = '';
   readonly stats = { lines: 0, injectedErrors: 0, lostOks: 0, overflowBytes: 0, lineErrors: 0 };
   private wireIn: number[] = [];
   private wireClock = 0;
@@ -60,6 +70,9 @@ export class MarlinSimulator {
   private waitingHeat: (() => void) | null = null;
   private resetTrap: { match: (cmd: string) => boolean; afterExecuting: boolean } | undefined;
   private stallTrap: ((cmd: string) => boolean) | undefined;
+  private loseOkTrap: ((cmd: string) => boolean) | undefined;
+  private haltTrap: { match: (cmd: string) => boolean; reason: string } | undefined;
+  private bootUntil = 0;
   /**
    * Where the head really is, unlike the firmware's idea of it: G92 does not move it and a reset does not
    * forget it; G28 zeroes only the axes it homes. minZ is the lowest Z since a test last set it (a recovery
@@ -76,15 +89,30 @@ export class MarlinSimulator {
   }
 
   /** Board reset (power-up or DTR): buffers cleared, line numbers forgotten. */
-  reset(): void {
+  reset(opts: { garbage?: string } = {}): void {
     this.wireIn = []; this.rx = []; this.partial = ''; this.queue = []; this.busy = false; this.lastN = 0;
     this.halted = false; this.out = []; clearInterval(this.autoreport); this.autoreport = undefined;
     this.heaters.T0.target = 0; this.heaters.B.target = 0; this.waitingHeat = null;
     // A reset board boots absolute and unhomed at 0,0,0 while the head physically stays where it was.
     this.relative = false; this.pos = { X: 0, Y: 0, Z: 0, E: 0 };
-    this.reply('start');
-    this.reply(`echo:Marlin 2.1.2 ${this.opts.name}`);
+    const boot = () => {
+      // `garbage`: line noise in front of `start` (a reset the host cannot recognise).
+      this.reply(`${opts.garbage ?? ''}start`);
+      this.reply(`echo:Marlin 2.1.2 ${this.opts.name}`);
+      if (this.opts.bootError) this.kill(this.opts.bootError);
+    };
+    this.bootUntil = performance.now() + (this.opts.bootMs ?? 0);
+    if (this.opts.bootMs) setTimeout(boot, this.opts.bootMs).unref(); else boot();
   }
+
+  /** Fault injection: the `ok` of the next command matching `match` is lost on the wire. One-shot. */
+  loseOkAt(match: (cmd: string) => boolean): void { this.loseOkTrap = match; }
+
+  /** Fault injection: after the next command matching `match` is executed and acknowledged, the firmware halts. One-shot. */
+  haltAt(match: (cmd: string) => boolean, reason = 'Thermal Runaway, system stopped! Heater_ID: 0'): void { this.haltTrap = { match, reason }; }
+
+  /** Fault injection: the firmware prints `line` (a scripted transcript line: an error, a report). */
+  say(line: string): void { this.reply(line); }
 
   /**
    * Fault injection: the board reboots (watchdog, brown-out) at the next command matching `match` — before
@@ -104,6 +132,7 @@ export class MarlinSimulator {
     const now = performance.now();
     if (this.wireIn.length === 0) this.wireClock = Math.max(this.wireClock, now);
     for (const b of data) this.wireIn.push(b);
+    if (this.opts.record) this.wire += data.toString('latin1');
     this.schedule(0);
   }
 
@@ -190,7 +219,8 @@ export class MarlinSimulator {
 
   /** Marlin's get_serial_commands validation (queue.cpp). */
   private accept(line: string): void {
-    if (this.halted) return;
+    if (this.opts.record) this.received.push(line);
+    if (this.halted || performance.now() < this.bootUntil) return;
     const m = /^N(-?\d+)/.exec(line);
     if (m) {
       const n = Number(m[1]);
@@ -223,13 +253,17 @@ export class MarlinSimulator {
       if (this.opts.record) this.executed.push(cmd);
       this.stats.lines++;
       const free = this.opts.bufsize - this.queue.length; // current command still counted, as in Marlin
-      if (this.opts.lostOkRate && this.rand() < this.opts.lostOkRate) this.stats.lostOks++;
+      const loseOk = this.loseOkTrap?.(cmd);
+      if (loseOk) this.loseOkTrap = undefined;
+      if (loseOk || (this.opts.lostOkRate && this.rand() < this.opts.lostOkRate)) this.stats.lostOks++;
       else {
         const adv = this.opts.advancedOk ? ` N${this.lastN} P15 B${free}` : '';
         this.reply(`ok${adv}${extra ? ' ' + extra : ''}`);
       }
       this.queue.shift();
       this.busy = false;
+      const halt = this.haltTrap?.match(cmd) ? this.haltTrap : undefined;
+      if (halt) { this.haltTrap = undefined; this.kill(halt.reason); }
       this.pump();
     };
     const stall = this.stallTrap?.(cmd);
@@ -303,7 +337,7 @@ export class MarlinSimulator {
       case 'M155': {
         clearInterval(this.autoreport); this.autoreport = undefined;
         const s = arg(cmd, 'S') ?? 0;
-        if (this.opts.autoreportTemp && s > 0) { this.autoreport = setInterval(() => this.reply(this.tempLine()), s * 1000); this.autoreport.unref(); }
+        if (this.opts.autoreportTemp && s > 0) { this.autoreport = setInterval(() => this.reply(this.tempLine()), this.opts.autoreportMs ?? s * 1000); this.autoreport.unref(); }
         return undefined;
       }
       case 'M112': this.kill('Printer halted. kill() called!'); return undefined;
