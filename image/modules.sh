@@ -29,7 +29,8 @@ else
   tar -C "$work" -xf "$base"
   rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
   in_chroot "$work" sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $BUILD_APT >/dev/null" >&2
-  ls -1t "$CACHE"/builder-*.tar 2>/dev/null | tail -n +3 | xargs -r rm -f
+  # On a cold cache there is no builder-*.tar yet: ls then fails, which pipefail would make fatal.
+  { ls -1t "$CACHE"/builder-*.tar 2>/dev/null || true; } | tail -n +3 | xargs -r rm -f
   tar -C "$work" -cf "$builder.tmp" . && mv "$builder.tmp" "$builder"
 fi
 rm -f "$work/etc/resolv.conf"; cp -L /etc/resolv.conf "$work/etc/resolv.conf"
