@@ -80,6 +80,10 @@ bootdir="$work/bootfs"; mkdir -p "$bootdir"
 cp -a "$rootfs/boot/firmware/." "$bootdir/"
 rm -rf "${rootfs:?}/boot/firmware/"*
 install -m 644 "$HERE/boot/printbox.txt" "$bootdir/printbox.txt"
+# Raspberry Pi Imager 1.9 picks the customisation format of a local image file by this file: "pi-gen"
+# in it means firstrun.sh (which PrintBox applies), anything else cloud-init (which it does not).
+printf 'PrintBox %s (Debian trixie arm64). Not built with pi-gen, but applies the firstrun.sh OS customisation of Raspberry Pi Imager as pi-gen images do.\n' \
+  "$(node -p 'require("'"$ROOT"'/package.json").version')" > "$bootdir/issue.txt"
 # Debian's generated line with our root label (what raspi-firmware writes on the next kernel upgrade);
 # root starts read-only so systemd can fsck it.
 echo "console=tty0 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait" > "$bootdir/cmdline.txt"

@@ -31,7 +31,7 @@ function writeIfChanged(file: string, content: string, mode: number): boolean {
   return true;
 }
 
-async function applyHostname(deps: ApplyDeps, name: string): Promise<void> {
+export async function applyHostname(deps: ApplyDeps, name: string): Promise<void> {
   writeIfChanged(at(deps.root, 'etc/hostname'), `${name}\n`, 0o644);
   const hostsFile = at(deps.root, 'etc/hosts');
   let hosts = '';
@@ -42,30 +42,38 @@ async function applyHostname(deps: ApplyDeps, name: string): Promise<void> {
   await deps.setRuntimeHostname?.(name);
 }
 
-/** NetworkManager keyfile syntax: escape what the GKeyFile parser treats specially. */
-const keyfileValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/;/g, '\\;');
+/**
+ * A string value as g_key_file_set_string() writes it (NetworkManager keyfiles are GKeyFiles): "\\",
+ * line ends, tabs escaped, and spaces at either end as "\\s" (the parser strips them). A ";" stays as
+ * it is: in a string value "\\;" is an invalid escape and GKeyFile would drop the whole value.
+ */
+const keyfileString = (v: string) =>
+  v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/^ /, '\\s').replace(/ $/, '\\s');
+/** NetworkManager's own SSID escaping comes first: ";" → "\\;", else "1;2;" would read as a byte list. */
+const keyfileSsid = (ssid: string) => keyfileString(ssid.replace(/;/g, '\\;'));
 
 const WIFI_KEYFILE = 'etc/NetworkManager/system-connections/printbox-wifi.nmconnection';
 
-function applyWifi(root: string, wifi: NonNullable<BootSettings['wifi']>): void {
+export function applyWifi(root: string, wifi: NonNullable<BootSettings['wifi']>, source = 'printbox-firstboot from printbox.txt'): void {
   const file = at(root, WIFI_KEYFILE);
   let current = '';
   try { current = fs.readFileSync(file, 'utf8'); } catch { /* first time */ }
   // A rerun sees the file after we removed wifi_password from it: the same SSID without a password
   // means "keep what was set up", not "switch to an open network" (which would cut the device off).
-  const keep = !wifi.password && current.includes(`\nssid=${keyfileValue(wifi.ssid)}\n`);
-  if (!keep) writeWifi(file, wifi);
+  const keep = !wifi.password && current.includes(`\nssid=${keyfileSsid(wifi.ssid)}\n`);
+  if (!keep) writeWifi(file, wifi, source);
   if (wifi.country) {
     writeIfChanged(at(root, 'etc/modprobe.d/printbox-wifi-country.conf'), `options cfg80211 ieee80211_regdom=${wifi.country}\n`, 0o644);
   }
 }
 
-function writeWifi(file: string, wifi: NonNullable<BootSettings['wifi']>): void {
+function writeWifi(file: string, wifi: NonNullable<BootSettings['wifi']>, source: string): void {
   const lines = [
-    '# Written by printbox-firstboot from printbox.txt',
+    `# Written by ${source}`,
     '[connection]', 'id=printbox-wifi', 'type=wifi', 'autoconnect=true', '',
-    '[wifi]', 'mode=infrastructure', `ssid=${keyfileValue(wifi.ssid)}`, '',
-    ...(wifi.password ? ['[wifi-security]', 'key-mgmt=wpa-psk', `psk=${keyfileValue(wifi.password)}`, ''] : []),
+    // a hidden network is not in scan results: NetworkManager must probe for it by name
+    '[wifi]', 'mode=infrastructure', `ssid=${keyfileSsid(wifi.ssid)}`, ...(wifi.hidden ? ['hidden=true'] : []), '',
+    ...(wifi.password ? ['[wifi-security]', 'key-mgmt=wpa-psk', `psk=${keyfileString(wifi.password)}`, ''] : []),
     '[ipv4]', 'method=auto', '', '[ipv6]', 'method=auto', '',
   ];
   writeIfChanged(file, lines.join('\n'), 0o600);

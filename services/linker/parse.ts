@@ -19,7 +19,8 @@ export interface BootSettings {
   linkToken?: string;
   offline?: boolean;
   hostname?: string;
-  wifi?: { ssid: string; password?: string; country?: string };
+  /** hidden: set only by Raspberry Pi Imager's set_wlan -h (services/linker/imager.ts) */
+  wifi?: { ssid: string; password?: string; country?: string; hidden?: boolean };
   sshKey?: string;
 }
 
@@ -58,8 +59,8 @@ export function decode(buf: Buffer): { kind: Parsed['kind']; text: string; error
 
 const unquote = (v: string) => (v.length >= 2 && ((v[0] === '"' && v.endsWith('"')) || (v[0] === "'" && v.endsWith("'"))) ? v.slice(1, -1) : v);
 const EMAIL = /^[^\s@"'<>()\[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
-const HOSTNAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
-const SSH_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+export const HOSTNAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+export const SSH_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 
 export function splitLines(text: string): ParsedLine[] {
   return text.split(/\r?\n|\r/).map((raw) => {

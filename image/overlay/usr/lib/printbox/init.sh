@@ -5,6 +5,7 @@
 #   1. grow the root partition and filesystem to the card
 #   2. SSH host keys unique to this device (the image ships none)
 #   3. the admin account from printbox.txt (admin_user/admin_password) or Imager's userconf.txt
+#   4. the log of Raspberry Pi Imager's firstrun.sh (the boot before) repeated into the journal
 # The cloud link (and hostname, Wi-Fi, SSH key) is printbox-firstboot's job; it runs after us.
 set -uo pipefail
 BOOT="${PRINTBOX_BOOT_DIR:-/boot/firmware}"
@@ -91,11 +92,21 @@ admin_account() {
   fi
 }
 
+# Imager's settings are applied in a boot of their own (/boot/firstrun.sh) whose journal lived in RAM:
+# repeat that log once, so what Imager applied and any error show up in the journal of a normal boot.
+imager_report() {
+  local f=/var/log/printbox-imager.log
+  [ -f "$f" ] && [ "$f" -nt "$STATE/imager-reported" ] || return 0
+  sed 's/^/imager: /' "$f"
+  touch "$STATE/imager-reported"
+}
+
 # Sourced by test/image/init-config.test.ts to exercise the parsing on the host; executed by the unit.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   mkdir -p "$STATE"
   grow_root
   ssh_keys
   admin_account
+  imager_report
   exit 0
 fi
