@@ -22,6 +22,7 @@ import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
 import type { WebDeps } from './deps.ts';
 import { createHostCheck } from './hosts.ts';
+import { installPush } from './octoprint/index.ts';
 import { createSecurity } from './security/index.ts';
 import { WEB_MIGRATIONS } from './migrations.ts';
 import { cloudOwnerVerifier, createWebCloudLink } from './cloud-owner.ts';
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
 
   const bind = config.bind || undefined;
   const httpsServer = https.createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, app);
+  // OctoPrint's push API (SockJS + raw websocket) at /octoprint/<printer-id>/sockjs: needs the server itself for upgrades
+  const push = installPush(httpsServer, deps);
   await listen(httpsServer, config.httpsPort, bind);
   const httpsPort = (httpsServer.address() as AddressInfo).port;
   const httpServer = http.createServer(redirectToHttps({ hosts, httpsPort }));
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
   const shutdown = createShutdown({ log, notifier });
   shutdown.startWatchdog();
   // not awaited: close() waits for keep-alive and event-stream connections that closeAllConnections ends
+  shutdown.add('push sockets', () => push.close());
   shutdown.add('http servers', () => { for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); } });
   shutdown.add('database', () => db.close());
   shutdown.add('session database', () => sessions.close());

@@ -56,6 +56,12 @@ const OCTOPRINT_KEYS: Partial<Record<Permission, readonly string[]>> = {
   'users.manage': ['ADMIN'],
 };
 
+/** OctoPrint's permission list as the push API's `connected` message carries it (Permission.as_dict), for the keys PrintBox grants. */
+export const OCTOPRINT_PERMISSIONS = [...new Set(Object.values(OCTOPRINT_KEYS).flat())].sort().map((key) => ({
+  key, name: key.charAt(0) + key.slice(1).toLowerCase().replace(/_/g, ' '), dangerous: key === 'ADMIN' || key === 'SETTINGS',
+  default_groups: [], description: '', needs: { role: [key.toLowerCase()] },
+}));
+
 /** The user as GET /api/currentuser and a passive POST /api/login describe it (anonymous: no name, nothing allowed). */
 export function octoprintUser(p: Principal | null): { name: string | null; permissions: string[]; groups: string[] } {
   if (!p) return { name: null, permissions: [], groups: ['guests'] };

@@ -4,3 +4,4 @@
  */
 export { octoprintErrorBody, octoprintMount } from './auth.ts';
 export { octoprintRoutes } from './routes.ts';
+export { installPush } from './push.ts';

@@ -44,11 +44,14 @@ function fileOf(name: string | undefined, info: FileInfo | undefined) {
 }
 
 /** GET /api/job: the running job, else the selected file (with its last run's progress when that was it). */
-export async function jobState(ctx: Ctx, p: PrinterInfo) {
-  const selected = selectedFiles(ctx.deps).get(p.id);
+export const jobState = (ctx: Ctx, p: PrinterInfo) => jobStateOf(ctx.deps, p);
+
+/** GET /api/job's answer, also the job and progress of the push API's `current` message (push.ts). */
+export async function jobStateOf(deps: WebDeps, p: PrinterInfo) {
+  const selected = selectedFiles(deps).get(p.id);
   const job = activeJob(p) ?? (p.job && p.job.file === selected ? p.job : undefined);
   const name = job?.file ?? selected;
-  const info = name ? await fileInfo(ctx.deps, name) : undefined;
+  const info = name ? await fileInfo(deps, name) : undefined;
   const meta = info?.metadata;
   return {
     job: {

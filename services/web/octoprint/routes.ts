@@ -14,6 +14,7 @@ import { octoprintUser } from './auth.ts';
 import { fileRoutes } from './file-routes.ts';
 import { isTrue } from './files.ts';
 import { jobCommand, jobState } from './job.ts';
+import { issuePushSession } from './push-auth.ts';
 import { isOperational, notOperational, on, printerState, temperatureHistory, temperatures, type Ctx } from './state.ts';
 
 /** The OctoPrint release whose API this follows; clients compare it, PrusaSlicer wants "OctoPrint" first in `text`. */
@@ -128,7 +129,8 @@ const serverRoutes: Route<WebDeps>[] = [
     method: 'post', path: `${P}/login`, access: 'authenticated',
     handler: on((ctx) => {
       if ((ctx.req.body as { passive?: unknown } | undefined)?.passive !== true) throw badRequest('unsupported_login', 'PrintBox signs in OctoPrint clients with an API key (X-Api-Key) only; send {"passive": true}');
-      return { ...octoprintUser(ctx.principal), active: true, admin: ctx.principal?.role === 'admin' };
+      // session: the key for the push API's {"auth": "<name>:<session>"} (push-auth.ts), as OctoPrint's passive login returns it
+      return { ...octoprintUser(ctx.principal), active: true, admin: ctx.principal?.role === 'admin', session: issuePushSession(ctx.req, ctx.principal!, ctx.deps) };
     }),
   },
   { method: 'get', path: `${P}/settings`, access: 'printers.read', handler: on(settings) },

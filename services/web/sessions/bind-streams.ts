@@ -113,8 +113,13 @@ const KEY_RECHECK_MS = 60_000;
  * goes through. Streams of sessions or of the machine itself are not watched here.
  */
 export function bindStreamToApiKey(req: Request, principal: Principal | null, deps: WebDeps, permission: Permission, end: () => void): () => void {
-  const key = principal?.method === 'apikey' ? principal.apiKey : undefined;
   const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+  return bindToApiKey(bearer, principal, deps, permission, end);
+}
+
+/** As bindStreamToApiKey, for a key that did not come as `Authorization: Bearer` (OctoPrint's X-Api-Key, octoprint/push-auth.ts). */
+export function bindToApiKey(bearer: string | undefined, principal: Principal | null, deps: WebDeps, permission: Permission, end: () => void): () => void {
+  const key = principal?.method === 'apikey' ? principal.apiKey : undefined;
   const apiKeys = deps.apiKeys;
   if (!key || !bearer || !apiKeys) return () => undefined;
   const now = deps.now ?? Date.now;
