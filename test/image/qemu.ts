@@ -1,7 +1,9 @@
 /**
- * Boots a PrintBox disk image under qemu-system-aarch64 for the image test. The guest gets
- * `-netdev user,restrict=on`: it can reach nothing but the forwarded ports we list, so a booting
- * image can never talk to the internet. Its own kernel/initrd are used (like the Pi firmware would).
+ * Boots a PrintBox disk image under qemu-system-aarch64 for the image test: `-M virt` with virtio
+ * disk and network (boot()), or an emulated Raspberry Pi with the image as its SD card (bootRaspi()).
+ * The virt guest gets `-netdev user,restrict=on`: it can reach nothing but the forwarded ports we list,
+ * so a booting image can never talk to the internet; the Pi guest gets no network at all.
+ * Its own kernel/initrd are used (like the Pi firmware would).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,17 +55,16 @@ export function boot(opts: BootOptions): Vm {
     '-display', 'none', '-monitor', 'none', '-serial', `file:${opts.consoleLog}`, '-no-reboot',
   ];
   const proc = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  return {
-    proc,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return { proc, stop: () => stopProcess(proc) };
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
 }
 
 /** Polls fn until it returns a value (not undefined) or the deadline passes; prints progress. */
@@ -85,4 +86,140 @@ export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Prom
 
 export function tail(file: string, lines = 60): string {
   try { return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no console log)'; }
+}
+
+/** Grows a (copied) SD card image to the next power of two, the only sizes QEMU's SD card model accepts. */
+export function growToPowerOfTwo(file: string): number {
+  let size = 1;
+  while (size < fs.statSync(file).size) size *= 2;
+  fs.truncateSync(file, size);
+  return size;
+}
+
+export interface RaspiBootOptions {
+  /** a QEMU raspi machine, e.g. raspi3b */
+  machine: string;
+  /** the whole image as the SD card (a copy: the guest writes to it; size a power of two) */
+  sd: string;
+  kernel: string;
+  initrd?: string;
+  dtb: string;
+  append: string;
+  consoleLog: string;
+  /** the UART the console is on: QEMU wires the PL011 first and the mini UART second */
+  uart: 'pl011' | 'mini';
+}
+
+/**
+ * Boots an emulated Raspberry Pi the way its firmware would (kernel, initramfs and device tree loaded
+ * from the FAT, QEMU filling in memory and /chosen) with the image as the SD card, its console on
+ * the returned serial line. No network device: the Pi's USB Ethernet is not part of the test.
+ */
+export function bootRaspi(opts: RaspiBootOptions): Vm & { console: SerialConsole } {
+  const serials = opts.uart === 'pl011' ? ['chardev:con', 'null'] : ['null', 'chardev:con'];
+  const args = [
+    '-M', opts.machine,
+    '-kernel', opts.kernel, ...(opts.initrd ? ['-initrd', opts.initrd] : []), '-dtb', opts.dtb,
+    '-append', opts.append,
+    '-drive', `if=sd,format=raw,file=${opts.sd}`,
+    '-chardev', 'stdio,id=con,signal=off',
+    ...serials.flatMap((s) => ['-serial', s]),
+    '-display', 'none', '-monitor', 'none', '-no-reboot',
+  ];
+  const proc = spawn('qemu-system-aarch64', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Typing into a QEMU that has exited (a panic with -no-reboot) must fail the wait, not crash the runner.
+  proc.stdin!.on('error', () => {});
+  const con = new SerialConsole(proc.stdin!, proc.stdout!, opts.consoleLog);
+  return { proc, console: con, stop: () => stopProcess(proc) };
+}
+
+/**
+ * A serial console driven like a person at a terminal: wait for text, type a line. Output is kept
+ * (and written to the log) so each wait can start from an earlier mark and report when it matched.
+ */
+export class SerialConsole {
+  private text = '';
+  private readonly started = Date.now();
+  private readonly listeners = new Set<() => void>();
+  private runs = 0;
+
+  constructor(private readonly input: NodeJS.WritableStream, output: NodeJS.ReadableStream, log: string) {
+    const file = fs.createWriteStream(log);
+    output.setEncoding('utf8');
+    output.on('data', (chunk: string) => {
+      file.write(chunk);
+      this.text += chunk;
+      for (const l of this.listeners) l();
+    });
+    output.on('end', () => file.end());
+  }
+
+  /** seconds since the emulator started */
+  elapsed(): number { return (Date.now() - this.started) / 1000; }
+
+  /** an offset into the output, to wait for text that comes after it */
+  mark(): number { return this.text.length; }
+
+  /**
+   * Waits until `re` matches the output after `from`; resolves with the match and its end offset.
+   * Rejects at once when `fail` matches first (a panic or an emergency shell will not get better).
+   */
+  expect(re: RegExp, timeoutMs: number, from = 0, fail?: RegExp): Promise<{ match: RegExpExecArray; end: number }> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const seen = this.text.slice(from);
+        const bad = fail?.exec(seen);
+        const match = re.exec(seen);
+        if (bad && (!match || bad.index < match.index)) {
+          done();
+          reject(new Error(`"${bad[0]}" on the serial console while waiting for ${re}`));
+        } else if (match) {
+          done();
+          resolve({ match, end: from + match.index + match[0].length });
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${re} on the serial console`));
+      }, timeoutMs);
+      const done = () => { clearTimeout(timer); this.listeners.delete(check); };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /** Types one line; a serial terminal's Enter is a carriage return. */
+  send(line: string): void { this.input.write(`${line}\r`); }
+
+  /**
+   * Logs in at the getty prompt and waits for the shell. Kernel messages may follow any prompt on the
+   * same line, so prompts are matched without insisting on the end of the line.
+   */
+  async login(user: string, password: string, timeoutMs: number): Promise<void> {
+    let at = this.mark();
+    // A prompt may already be on the screen: an empty name makes getty print a fresh one.
+    this.send('');
+    at = (await this.expect(/login: /, timeoutMs, at)).end;
+    this.send(user);
+    at = (await this.expect(/Password: /, 60_000, at)).end;
+    this.send(password);
+    const { match } = await this.expect(/[$#] |Login incorrect/, 120_000, at);
+    if (match[0] === 'Login incorrect') throw new Error(`console login as ${user} refused`);
+    // No pager waiting for a key and no colour codes in what the checks read.
+    const who = (await this.run('export SYSTEMD_PAGER=cat SYSTEMD_COLORS=0 PAGER=cat; id -un')).trim();
+    if (who !== user) throw new Error(`console login: logged in as "${who}", not ${user}`);
+  }
+
+  /**
+   * Runs a shell command and returns its output (stdout and stderr). The markers are printed with
+   * printf so the echo of the typed line never matches them.
+   */
+  async run(cmd: string, timeoutMs = 120_000): Promise<string> {
+    const n = ++this.runs;
+    const from = this.mark();
+    this.send(`printf 'PBOUT%s>\\n' ${n}; { ${cmd}; } 2>&1; printf 'PBEND%s>\\n' ${n}`);
+    const begin = await this.expect(new RegExp(`PBOUT${n}>\\r?\\n`), timeoutMs, from);
+    const end = await this.expect(new RegExp(`PBEND${n}>`), timeoutMs, begin.end);
+    return this.text.slice(begin.end, end.end - end.match[0].length).replace(/\r/g, '');
+  }
 }
