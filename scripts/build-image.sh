@@ -40,7 +40,7 @@ if [ "${PRINTBOX_IMAGE_XZ:-1}" != 0 ]; then
       image_download_sha256: await hash(xz),
       devices: ["pi4-64bit", "pi3-64bit"],
       // Imager 1.9 and 2.x write firstrun.sh + a systemd.run= cmdline for this format; PrintBox applies
-      // it with its own imager_custom/userconf (docs/image.md "Raspberry Pi Imager's OS customisation").
+      // it with its own imager_custom/userconf (docs/image.md, the section on the OS customisation).
       init_format: "systemd",
     };
     fs.writeFileSync(xz.replace(/\.img\.xz$/, ".os_list.json"), JSON.stringify({ os_list: [entry] }, null, 2) + "\n");
