@@ -184,3 +184,21 @@ export function multipart(filename: string, content: string | Buffer, field = 'f
     headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
   };
 }
+
+/** The printer service with `count` virtual printers beside a test's web, sharing its run dir; resolves once one is connected. */
+export async function startVirtualPrinters(opts: { base: string; runDir: string; count?: number }): Promise<Service> {
+  const svc = spawnService('services/printer/main.ts', {
+    PRINTBOX_DATA_DIR: path.join(opts.base, 'printer-data'), PRINTBOX_RUN_DIR: opts.runDir, PRINTBOX_VIRTUAL_PRINTERS: String(opts.count ?? 1),
+  });
+  await svc.waitFor(/printer connected/);
+  return svc;
+}
+
+/** Signs in with a PAM account over HTTPS (from 127.0.0.2) and returns the session cookie; fails unless 200. */
+export async function signIn(w: Pick<WebServer, 'httpsPort' | 'ca'>, account: { name: string; password: string }): Promise<string> {
+  const r = await request(w, { method: 'POST', path: '/api/auth/login', body: { username: account.name, password: account.password } });
+  if (r.status !== 200) throw new Error(`login of ${account.name} answered ${r.status}: ${r.text}`);
+  const cookie = sessionCookie(r);
+  if (!cookie) throw new Error('login set no session cookie');
+  return cookie;
+}

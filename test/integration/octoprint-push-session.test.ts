@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
 import { openPush } from '../helpers/push-socket.ts';
-import { request, sessionCookie, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
+import { request, sessionCookie, startAuth, startVirtualPrinters, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
 
 let auth: AuthHelper;
 let printer: Service;
@@ -21,10 +21,7 @@ before(async () => {
   const base = tempDir('octo-push-session');
   const runDir = path.join(base, 'run');
   auth = await startAuth({ runDir });
-  printer = spawnService('services/printer/main.ts', {
-    PRINTBOX_DATA_DIR: path.join(base, 'printer-data'), PRINTBOX_RUN_DIR: runDir, PRINTBOX_VIRTUAL_PRINTERS: '1',
-  });
-  await printer.waitFor(/printer connected/);
+  printer = await startVirtualPrinters({ base, runDir });
   web = await startWeb({ dataDir: path.join(base, 'data'), runDir });
 });
 

@@ -15,7 +15,7 @@ import type { SessionData } from 'express-session';
 import { openSessionStore } from '../../services/web/sessions/store.ts';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
 import { endsWithin, liveStream, type Stream } from '../helpers/sse.ts';
-import { request, sessionCookie, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
+import { request, signIn, startAuth, startVirtualPrinters, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
 
 let auth: AuthHelper;
 let printer: Service;
@@ -30,8 +30,7 @@ before(async () => {
   const base = tempDir('logout-race');
   runDir = path.join(base, 'run');
   auth = await startAuth({ runDir });
-  printer = spawnService('services/printer/main.ts', { PRINTBOX_DATA_DIR: path.join(base, 'printer-data'), PRINTBOX_RUN_DIR: runDir, PRINTBOX_VIRTUAL_PRINTERS: '1' });
-  await printer.waitFor(/printer connected/);
+  printer = await startVirtualPrinters({ base, runDir });
 });
 
 after(async () => {
@@ -46,12 +45,6 @@ async function web(dataDir: string): Promise<WebServer> {
   const w = await startWeb({ dataDir, runDir });
   webs.push(w);
   return w;
-}
-
-async function signIn(w: WebServer): Promise<string> {
-  const r = await request(w, { method: 'POST', path: '/api/auth/login', body: { username: user.name, password: user.password } });
-  assert.equal(r.status, 200, r.text);
-  return sessionCookie(r)!;
 }
 
 async function logout(w: WebServer, cookie: string): Promise<void> {
@@ -88,7 +81,7 @@ test('a save issued just before a destroy cannot bring the session back, in the 
 test('a request held open across the logout cannot bring the session back, also after a web restart', async () => {
   const dataDir = tempDir('logout-race-web');
   const w = await web(dataDir);
-  const cookie = await signIn(w);
+  const cookie = await signIn(w, user);
   // The event stream loaded the session when it opened and ends after the logout: express-session
   // then saves or touches the session — after the destroy.
   const held = await liveStream(w, { cookie }, streams);
@@ -106,7 +99,7 @@ test('logout wins over requests in flight with the same session', async () => {
   const w = await web(tempDir('logout-race-load'));
   const outcomes: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const cookie = await signIn(w);
+    const cookie = await signIn(w, user);
     const inFlight = Array.from({ length: 6 }, (_, k) => new Promise((r) => setTimeout(r, k * 3))
       .then(() => request(w, { path: k % 2 ? '/api/printers' : '/api/security/totp', cookie })));
     await Promise.all([...inFlight, logout(w, cookie)]);

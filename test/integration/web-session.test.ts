@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
-import { request, sessionCookie, startAuth, startWeb, tempDir, type AuthHelper, type WebServer } from '../helpers/web.ts';
+import { request, signIn as signInAs, startAuth, startWeb, tempDir, type AuthHelper, type WebServer } from '../helpers/web.ts';
 
 let auth: AuthHelper;
 let dropGroup: () => void;
@@ -22,11 +22,7 @@ async function web(dataDir: string, env: Record<string, string> = {}): Promise<W
   return w;
 }
 
-async function signIn(w: WebServer): Promise<string> {
-  const r = await request(w, { method: 'POST', path: '/api/auth/login', body: { username: user.name, password: user.password } });
-  assert.equal(r.status, 200, r.text);
-  return sessionCookie(r)!;
-}
+const signIn = (w: WebServer) => signInAs(w, user);
 
 const sessionStatus = async (w: WebServer, cookie: string) => (await request(w, { path: '/api/auth/session', cookie })).status;
 

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUser, ensureGroup, type TestUser } from '../helpers/pam.ts';
 import { endsWithin, liveStream as liveSseStream, type Stream } from '../helpers/sse.ts';
-import { request, sessionCookie, spawnService, startAuth, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
+import { request, signIn, startAuth, startVirtualPrinters, startWeb, tempDir, type AuthHelper, type Service, type WebServer } from '../helpers/web.ts';
 
 const RECHECK_S = 1;
 /** Ending a session must end its stream within this (the destroy path is immediate). */
@@ -27,12 +27,6 @@ const streams: Stream[] = [];
 
 const newUser = () => { const u = createUser({ groups: ['printbox'] }); users.push(u); return u; };
 
-async function signIn(w: WebServer, u: TestUser): Promise<string> {
-  const r = await request(w, { method: 'POST', path: '/api/auth/login', body: { username: u.name, password: u.password } });
-  assert.equal(r.status, 200, r.text);
-  return sessionCookie(r)!;
-}
-
 const status = async (w: WebServer, cookie: string) => (await request(w, { path: '/api/auth/session', cookie })).status;
 
 const liveStream = (w: WebServer, cookie: string) => liveSseStream(w, { cookie }, streams);
@@ -42,10 +36,7 @@ before(async () => {
   const base = tempDir('web-sse');
   runDir = path.join(base, 'run');
   auth = await startAuth({ runDir });
-  printer = spawnService('services/printer/main.ts', {
-    PRINTBOX_DATA_DIR: path.join(base, 'printer-data'), PRINTBOX_RUN_DIR: runDir, PRINTBOX_VIRTUAL_PRINTERS: '1',
-  });
-  await printer.waitFor(/printer connected/);
+  printer = await startVirtualPrinters({ base, runDir });
   // the default account re-check (30 s): a stream may only end within PROMPT_MS through the destroy hook
   web = await startWeb({ dataDir: path.join(base, 'data'), runDir });
 });
