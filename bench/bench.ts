@@ -5,6 +5,7 @@
  * (numbered-line bytes × 10 bits / baud). Targets: ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
  * It also prints the bound no overflow-safe sender can beat (see safeBound) and PrintBox's share of it, because
  * with Marlin's default BUFSIZE 4 at 250000 baud that bound is below 90% of the wire.
+ * Then the upload and metadata benchmark (bench/upload.ts). `npm run bench -- sender` or `-- upload` runs one part.
  * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1.
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +16,7 @@ import { FileStore } from '../services/shared/files.ts';
 import type { PrinterApi } from '../services/shared/ipc.ts';
 import { IpcClient } from '../services/shared/ipc-transport.ts';
 import { tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
+import { uploadBench } from './upload.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
 // Slicer-like extrusion moves (~40 bytes numbered, the size DESIGN.md's wire figures assume).
@@ -101,7 +103,9 @@ const configs: Config[] = [
   { baud: 250000, adv: true, bufsize: 16, latency: 15 }, { baud: 250000, adv: true, bufsize: 4, latency: 1 },
 ];
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-for (const c of configs) {
+const parts = process.argv.slice(2);
+const want = (part: string) => parts.length === 0 || parts.includes(part);
+for (const c of want('sender') ? configs : []) {
   const pb = await printbox(c);
   const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await pronsole(c);
   const wire = c.baud / 10 / avgWireBytes;
@@ -110,5 +114,6 @@ for (const c of configs) {
     `PrintBox ${pb.toFixed(0).padStart(4)} lines/s = ${pct(pb / wire)} of wire ${wire.toFixed(0)}, ${pct(pb / bound)} of the safe bound ${bound.toFixed(0)}` +
     (pr === null ? '\n' : `; pronsole ${pr.toFixed(0).padStart(3)} lines/s (${pct(pr / wire)} of wire), ratio ${(pb / pr).toFixed(1)}×\n`));
 }
-process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, RX buffer 128 B\n`);
+if (want('sender')) process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, RX buffer 128 B\n`);
+if (want('upload')) await uploadBench();
 process.exit(0);
