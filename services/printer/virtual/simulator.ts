@@ -31,6 +31,8 @@ export interface SimOptions {
   bootMs?: number;
   /** The board halts right after every boot with this error (a MINTEMP/thermal fault that persists). */
   bootError?: string;
+  /** A heated chamber: reported as C: and set by M141 (Marlin's HEATED_CHAMBER). */
+  chamber?: boolean;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -63,7 +65,7 @@ export class MarlinSimulator {
   private timer: NodeJS.Timeout | undefined;
   private tempTimer: NodeJS.Timeout;
   private autoreport: NodeJS.Timeout | undefined;
-  private heaters: Record<'T0' | 'B', Heater> = { T0: { actual: 21, target: 0 }, B: { actual: 21, target: 0 } };
+  private heaters: Record<'T0' | 'B' | 'C', Heater> = { T0: { actual: 21, target: 0 }, B: { actual: 21, target: 0 }, C: { actual: 21, target: 0 } };
   private pos = { X: 0, Y: 0, Z: 0, E: 0 };
   private relative = false;
   private rand: () => number;
@@ -92,7 +94,8 @@ export class MarlinSimulator {
   reset(opts: { garbage?: string } = {}): void {
     this.wireIn = []; this.rx = []; this.partial = ''; this.queue = []; this.busy = false; this.lastN = 0;
     this.halted = false; this.out = []; clearInterval(this.autoreport); this.autoreport = undefined;
-    this.heaters.T0.target = 0; this.heaters.B.target = 0; this.waitingHeat = null;
+    for (const h of Object.values(this.heaters)) h.target = 0;
+    this.waitingHeat = null;
     // A reset board boots absolute and unhomed at 0,0,0 while the head physically stays where it was.
     this.relative = false; this.pos = { X: 0, Y: 0, Z: 0, E: 0 };
     const boot = () => {
@@ -275,7 +278,8 @@ export class MarlinSimulator {
 
   private tempLine(): string {
     const h = this.heaters;
-    return `T:${h.T0.actual.toFixed(2)} /${h.T0.target.toFixed(2)} B:${h.B.actual.toFixed(2)} /${h.B.target.toFixed(2)} @:0 B@:0`;
+    const chamber = this.opts.chamber ? ` C:${h.C.actual.toFixed(2)} /${h.C.target.toFixed(2)}` : '';
+    return `T:${h.T0.actual.toFixed(2)} /${h.T0.target.toFixed(2)} B:${h.B.actual.toFixed(2)} /${h.B.target.toFixed(2)}${chamber} @:0 B@:0`;
   }
 
   private heat(dt: number): void {
@@ -323,6 +327,7 @@ export class MarlinSimulator {
       case 'G4': return new Promise((r) => setTimeout(() => r(undefined), arg(cmd, 'P') ?? (arg(cmd, 'S') ?? 0) * 1000));
       case 'M104': this.heaters.T0.target = arg(cmd, 'S') ?? 0; return undefined;
       case 'M140': this.heaters.B.target = arg(cmd, 'S') ?? 0; return undefined;
+      case 'M141': this.heaters.C.target = arg(cmd, 'S') ?? 0; return undefined;
       case 'M109': this.heaters.T0.target = arg(cmd, 'S') ?? 0; return this.waitFor(this.heaters.T0);
       case 'M190': this.heaters.B.target = arg(cmd, 'S') ?? 0; return this.waitFor(this.heaters.B);
       case 'M105': return this.tempLine();
@@ -358,7 +363,7 @@ export class MarlinSimulator {
     this.reply('Error:Printer halted. kill() called!');
     this.halted = true;
     this.queue = []; this.rx = [];
-    this.heaters.T0.target = 0; this.heaters.B.target = 0;
+    for (const h of Object.values(this.heaters)) h.target = 0;
     clearInterval(this.autoreport);
   }
 }
