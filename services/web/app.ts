@@ -10,7 +10,7 @@ import helmet from 'helmet';
 import { AppError } from '../shared/errors.ts';
 import type { WebDeps } from './deps.ts';
 import { errorHandler, mountRoutes, type MountOptions } from './mount.ts';
-import { octoprintErrorBody, octoprintMount, octoprintRoutes } from './octoprint/index.ts';
+import { octoprintErrorBody, octoprintMount, octoprintRootMount, octoprintRootRoutes, octoprintRoutes, rootDispatch } from './octoprint/index.ts';
 import { routes as defaultRoutes } from './routes/index.ts';
 import type { Route } from './route-types.ts';
 import { sessionMiddleware } from './sessions/cookie.ts';
@@ -39,6 +39,11 @@ export function createApp(deps: WebDeps, routes: readonly Route<WebDeps>[] = def
     next();
   });
 
+  // OctoPrint's paths at the root for the default printer; which requests go there: octoprint/root.ts.
+  const octoprintRoot = express.Router();
+  octoprintRoot.use(tableRouter(deps, octoprintRootRoutes, octoprintRootMount), errorHandler(deps.log, octoprintErrorBody));
+  const target = rootDispatch(routes.map((r) => r.path));
+  app.use((req, res, next) => (target(req) === 'octoprint' ? octoprintRoot(req, res, next) : next()));
   app.use('/api', tableRouter(deps, routes, {}));
   // OctoPrint-compatible API, one base URL per printer (contract.md "OctoPrint-compatible API").
   app.use('/octoprint', tableRouter(deps, octoprintRoutes, octoprintMount), errorHandler(deps.log, octoprintErrorBody));

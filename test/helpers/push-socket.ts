@@ -23,9 +23,10 @@ export function pinned(web: Pick<WebServer, 'ca'>): WebSocket.ClientOptions {
   return tlsOptions as unknown as WebSocket.ClientOptions; // ws types checkServerIdentity unlike Node's tls
 }
 
-/** A raw websocket to /octoprint/<printer>/sockjs/websocket, as `ws` (FDM Monster's client library) opens it. */
-export function openPush(web: Pick<WebServer, 'ca' | 'httpsPort'>, printer: string, headers: Record<string, string> = {}): Promise<Socket> {
-  const ws = new WebSocket(`wss://127.0.0.1:${web.httpsPort}/octoprint/${printer}/sockjs/websocket`, { ...pinned(web), localAddress: '127.0.0.2', headers });
+/** A raw websocket to /octoprint/<printer>/sockjs/websocket (printer null: /sockjs/websocket, the default printer's), as `ws` (FDM Monster's client library) opens it. */
+export function openPush(web: Pick<WebServer, 'ca' | 'httpsPort'>, printer: string | null, headers: Record<string, string> = {}): Promise<Socket> {
+  const base = printer === null ? '' : `/octoprint/${printer}`;
+  const ws = new WebSocket(`wss://127.0.0.1:${web.httpsPort}${base}/sockjs/websocket`, { ...pinned(web), localAddress: '127.0.0.2', headers });
   const messages: Msg[] = [];
   const waiters = new Set<() => void>();
   const taken = new Set<number>();

@@ -149,7 +149,7 @@ test('Home Assistant config flow via pyoctoprintapi 0.1.14 request_app_key (octo
   const got = await s.octo(PRINTER, `plugin/appkeys/request/${token}`, { key: null });
   assert.equal(got.status, 200, got.text);
   const key = got.json.api_key as unknown as string;
-  assert.match(key, /^pbk_/);
+  assert.match(key, /^[0-9a-f]{8}[A-Za-z0-9_-]{35}$/, 'app keys have OctoPrint\'s 43-character form');
   assert.equal((await s.octo(PRINTER, `plugin/appkeys/request/${token}`, { key: null })).status, 404, 'the key is handed out once');
   // _finish_config: get_discovery_info with the new key, then the coordinator's polling
   assert.equal((await s.octo(PRINTER, 'api/settings', { key })).status, 200);

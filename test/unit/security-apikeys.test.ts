@@ -50,6 +50,28 @@ test('wrong, truncated, revoked and expired keys are refused', async (t) => {
   assert.equal(info.name, 'k');
 });
 
+test('the OctoPrint form: 43 characters of [A-Za-z0-9_-] led by the prefix, hashed at rest, beside the PrintBox form', async (t) => {
+  const { db, keys } = await setup(t);
+  const octo = await keys.create(admin, { name: 'fdm monster', role: 'api', format: 'octoprint' });
+  assert.match(octo.key, /^[0-9a-f]{8}[A-Za-z0-9_-]{35}$/);
+  assert.equal(octo.key.length, 43, 'OctoPrint key length (FDM Monster accepts 32-43)');
+  assert.equal(octo.info.prefix, octo.key.slice(0, 8));
+  const plain = await keys.create(admin, { name: 'script', role: 'viewer', format: 'printbox' });
+  assert.match(plain.key, /^pbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/);
+  const dump = JSON.stringify(await db.all('SELECT * FROM api_keys'));
+  assert.ok(!dump.includes(octo.key.slice(8)), 'the secret part is not stored');
+  assert.equal((await keys.authenticate(octo.key)).role, 'api');
+  assert.equal((await keys.authenticate(plain.key)).role, 'viewer');
+  // neither form passes for the other, and a near miss is refused
+  const flipped = octo.key.slice(0, -1) + (octo.key.endsWith('A') ? 'B' : 'A');
+  for (const bad of [flipped, octo.key.slice(0, -1), `${octo.key}x`, `pbk_${octo.key.slice(0, 8)}_${octo.key.slice(8)}AAAAAAAA`, plain.key.slice(4, 12) + plain.key.slice(13, 48), octo.key.toUpperCase()]) {
+    await assert.rejects(keys.authenticate(bad), { code: 'invalid_api_key', status: 401 }, bad);
+  }
+  await keys.revoke(octo.info.id);
+  await assert.rejects(keys.authenticate(octo.key), { code: 'invalid_api_key' }, 'revoked');
+  await assert.rejects(keys.create(admin, { name: 'x', role: 'api', format: 'octo' }), { code: 'invalid_format', status: 400 });
+});
+
 test('input validation: role xor permissions, no escalation, sane names and expiry', async (t) => {
   const { keys } = await setup(t);
   const viewer: Principal = { user: 'vic', method: 'pam', role: 'viewer', permissions: new Set(['printers.read', 'files.read']) };

@@ -57,7 +57,8 @@ export async function decideAppKey(deps: WebDeps, principal: Principal, id: stri
   const r = [...requests(deps).values()].find((x) => x.id === id && !x.decision);
   if (!r) throw new AppError('not_found', 404, 'No such pending app key request (it may have timed out)');
   if (!allow) { r.decision = 'denied'; return; }
-  const { key } = await sec(deps).apiKeys.create(principal, { name: keyName(r.app), role: 'api' });
+  // only OctoPrint clients fetch these keys, and some accept only OctoPrint's key length
+  const { key } = await sec(deps).apiKeys.create(principal, { name: keyName(r.app), role: 'api', format: 'octoprint' });
   r.decision = { key };
 }
 

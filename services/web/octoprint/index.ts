@@ -5,3 +5,4 @@
 export { octoprintErrorBody, octoprintMount } from './auth.ts';
 export { octoprintRoutes } from './routes.ts';
 export { installPush } from './push.ts';
+export { octoprintRootMount, octoprintRootRoutes, rootDispatch } from './root.ts';

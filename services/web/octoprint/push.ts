@@ -15,19 +15,23 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type https from 'node:https';
 import type { Duplex } from 'node:stream';
-import sockjs from 'sockjs';
+import type sockjs from 'sockjs';
 import { AppError } from '../../shared/errors.ts';
 import type { WebDeps } from '../deps.ts';
 import { OCTOPRINT_PERMISSIONS } from './auth.ts';
+import { defaultPrinterInfo } from './default-printer.ts';
 import { jobStateOf } from './job.ts';
 import { PUSH_ACCESS, redeemPushSession, type PushGrant } from './push-auth.ts';
 import { createPushHub, type HubMessage, type PushHub } from './push-hub.ts';
 import { statePart, tempSample } from './push-state.ts';
 import { OCTOPRINT_VERSION } from './routes.ts';
 
-/** sockjs builds its path regexps from the prefix; the group must not capture (its dispatcher counts groups). */
-const PREFIX = '/octoprint/(?:[A-Za-z0-9._-]{1,64})/sockjs';
-const PATH = /^\/octoprint\/([A-Za-z0-9._-]{1,64})\/sockjs(?:[/?]|$)/;
+/**
+ * sockjs builds its path regexps from the prefix; the groups must not capture (its dispatcher counts groups).
+ * Without /octoprint/<printer-id> in front (/sockjs at the root) it is the default printer's (root.ts).
+ */
+const PREFIX = '(?:/octoprint/(?:[A-Za-z0-9._-]{1,64}))?/sockjs';
+const PATH = /^(?:\/octoprint\/([A-Za-z0-9._-]{1,64}))?\/sockjs(?:[/?]|$)/;
 /** SockJS transports for cross-site pages (script tags, iframes): PrintBox serves websocket, xhr and eventsource. */
 const CROSS_SITE_TRANSPORTS = /\/(?:jsonp|jsonp_send|htmlfile|iframe[0-9a-z._-]*\.html)\/?(?:\?|$)/i;
 /** OctoPrint's base rate limit for `current` (sockjs.py _base_rate_limit). */
@@ -66,24 +70,34 @@ function refusal(req: http.IncomingMessage, deps: WebDeps): AppError | undefined
 
 const errorBody = (e: AppError) => JSON.stringify({ error: e.message });
 
-/** Installs the push API on the HTTPS server, in front of the app: sockjs handles its paths, the rest goes on to express. */
+type SockjsHandler = (req: http.IncomingMessage, resOrSocket: http.ServerResponse | Duplex, head?: Buffer) => boolean;
+
+/**
+ * Installs the push API on the HTTPS server, in front of the app: sockjs handles its paths, the rest goes on to
+ * express. sockjs and its websocket stack (~100 modules) are loaded with the first push request, not at start:
+ * most devices never see an OctoPrint client, and an idle web service should not hold them.
+ */
 export function installPush(server: https.Server, deps: WebDeps): PushServer {
   const hub = createPushHub(deps);
   const sockets = new Set<sockjs.Connection>();
-  const srv = sockjs.createServer({
-    prefix: PREFIX,
-    log: (severity, line) => { if (severity === 'error') deps.log.warn('sockjs', { line }); },
-    // only same-origin use (the Origin rule above), so no CORS headers for other sites
-    ...{ disable_cors: true },
+  let loading: Promise<SockjsHandler> | undefined;
+  const load = () => loading ??= import('sockjs').then(({ default: lib }) => {
+    const srv = lib.createServer({
+      prefix: PREFIX,
+      log: (severity, line) => { if (severity === 'error') deps.log.warn('sockjs', { line }); },
+      // only same-origin use (the Origin rule above), so no CORS headers for other sites
+      ...{ disable_cors: true },
+    });
+    srv.on('connection', (conn: sockjs.Connection | null) => {
+      if (!conn) return; // the client went away before the session opened
+      sockets.add(conn);
+      conn.on('close', () => sockets.delete(conn));
+      openSocket(conn, deps, hub);
+    });
+    // @types/sockjs does not declare Server.listener(); it is sockjs's own installHandlers() without the listener juggling
+    return (srv as unknown as { listener(): { getHandler(): SockjsHandler } }).listener().getHandler();
   });
-  srv.on('connection', (conn: sockjs.Connection | null) => {
-    if (!conn) return; // the client went away before the session opened
-    sockets.add(conn);
-    conn.on('close', () => sockets.delete(conn));
-    openSocket(conn, deps, hub);
-  });
-  srv.installHandlers(server);
-  guard(server, deps);
+  guard(server, deps, load);
   return {
     close() {
       for (const c of sockets) c.close();
@@ -92,29 +106,38 @@ export function installPush(server: https.Server, deps: WebDeps): PushServer {
   };
 }
 
-/** Puts the Host/Origin check in front of the listeners sockjs installed; other upgrades are refused. */
-function guard(server: https.Server, deps: WebDeps): void {
+/** Puts the Host/Origin check in front of sockjs, which gets the push paths; other requests go to express, other upgrades are refused. */
+function guard(server: https.Server, deps: WebDeps, load: () => Promise<SockjsHandler>): void {
   const onRequest = server.listeners('request') as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
-  const onUpgrade = server.listeners('upgrade') as Array<(req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>;
   server.removeAllListeners('request');
   server.removeAllListeners('upgrade');
+  const unavailable = (e: unknown) => {
+    deps.log.error('push: sockjs could not be loaded', { error: String((e as Error)?.message ?? e) });
+    return new AppError('push_unavailable', 503, 'The push API is not available');
+  };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const refused = PATH.test(req.url ?? '') ? refusal(req, deps) : undefined;
-    if (refused) {
-      res.writeHead(refused.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(errorBody(refused));
+    if (!PATH.test(req.url ?? '')) {
+      for (const l of onRequest) l.call(server, req, res);
       return;
     }
-    for (const l of onRequest) l.call(server, req, res);
+    const refused = refusal(req, deps);
+    const answer = (e: AppError) => res.writeHead(e.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(errorBody(e));
+    if (refused) return void answer(refused);
+    load().then((handle) => {
+      if (!handle(req, res)) for (const l of onRequest) l.call(server, req, res);
+    }, (e: unknown) => answer(unavailable(e)));
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const refused = PATH.test(req.url ?? '') ? refusal(req, deps) : new AppError('not_found', 404, 'No websocket here');
-    if (refused) {
-      const body = errorBody(refused);
+    const answer = (e: AppError) => {
+      const body = errorBody(e);
       socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 ${refused.status} ${http.STATUS_CODES[refused.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      return;
-    }
-    for (const l of onUpgrade) l.call(server, req, socket, head);
+      socket.end(`HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    const refused = PATH.test(req.url ?? '') ? refusal(req, deps) : new AppError('not_found', 404, 'No websocket here');
+    if (refused) return void answer(refused);
+    load().then((handle) => {
+      if (!handle(req, socket, head)) answer(new AppError('not_found', 404, 'No websocket here'));
+    }, (e: unknown) => answer(unavailable(e)));
   });
 }
 
@@ -143,7 +166,8 @@ function parse(data: unknown): Message | undefined {
 }
 
 function openSocket(conn: sockjs.Connection, deps: WebDeps, hub: PushHub): void {
-  const printerId = PATH.exec(conn.pathname ?? conn.url ?? '')?.[1] ?? '';
+  const named = PATH.exec(conn.pathname ?? conn.url ?? '')?.[1];
+  let printerId = named ?? '';
   const now = deps.now ?? Date.now;
   let closed = false;
   let throttle = 1;
@@ -209,9 +233,12 @@ function openSocket(conn: sockjs.Connection, deps: WebDeps, hub: PushHub): void 
     if (!grant || !principal || principal.user !== grant.principal.user) { send('reauthRequired', { reason: 'stale' }); return; }
     if (!principal.permissions.has(PUSH_ACCESS)) return; // like OctoPrint without STATUS: nothing but `connected`
     try {
-      hub.seed(await deps.printer.call('printers.get', { id: printerId }));
+      // at the root: the default printer as it is at auth time (a later change of the setting needs a reconnect)
+      const info = named === undefined ? await defaultPrinterInfo(deps) : await deps.printer.call('printers.get', { id: printerId });
+      printerId = info.id;
+      hub.seed(info);
     } catch (e) {
-      if (e instanceof AppError && e.status === 404) return end(`Unknown printer "${printerId}"`);
+      if (e instanceof AppError && e.status === 404) return end(named === undefined ? e.message : `Unknown printer "${printerId}"`);
       deps.log.warn('push: printer service unavailable', { error: String((e as Error)?.message ?? e) });
       return end('The printer service is not available; reconnect later');
     }

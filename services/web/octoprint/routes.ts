@@ -14,6 +14,7 @@ import { octoprintUser } from './auth.ts';
 import { fileRoutes } from './file-routes.ts';
 import { isTrue } from './files.ts';
 import { jobCommand, jobState } from './job.ts';
+import { printerOperationRoutes } from './printer-routes.ts';
 import { issuePushSession } from './push-auth.ts';
 import { isOperational, notOperational, on, printerState, temperatureHistory, temperatures, type Ctx } from './state.ts';
 
@@ -146,4 +147,4 @@ const printerRoutes: Route<WebDeps>[] = [
   { method: 'post', path: `${P}/job`, access: 'jobs.control', handler: on(jobCommand) },
 ];
 
-export const octoprintRoutes: Route<WebDeps>[] = [...serverRoutes, ...printerRoutes, ...fileRoutes, ...appKeyRoutes];
+export const octoprintRoutes: Route<WebDeps>[] = [...serverRoutes, ...printerRoutes, ...printerOperationRoutes, ...fileRoutes, ...appKeyRoutes];

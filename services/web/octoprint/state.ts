@@ -7,12 +7,17 @@ import { AppError } from '../../shared/errors.ts';
 import type { JobInfo, PrinterInfo, Temperatures } from '../../shared/ipc.ts';
 import type { RouteContext } from '../route-types.ts';
 import type { WebDeps } from '../deps.ts';
+import { defaultPrinterInfo } from './default-printer.ts';
 
 export type Ctx = RouteContext<WebDeps>;
 
-/** The printer named by the base URL /octoprint/<printer-id>/; an unknown id is 404. */
+/**
+ * The printer named by the base URL /octoprint/<printer-id>/ (an unknown id is 404), or, on the plain
+ * addressing (root.ts: the same routes without :printer), the default printer.
+ */
 export async function printerOf(ctx: Ctx): Promise<PrinterInfo> {
   const id = ctx.req.params.printer;
+  if (id === undefined) return defaultPrinterInfo(ctx.deps);
   const unknown = () => new AppError('not_found', 404, `Unknown printer “${id}”: use the base URL /octoprint/<printer-id> of a printer this PrintBox lists`);
   if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw unknown();
   try {

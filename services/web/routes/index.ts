@@ -18,6 +18,7 @@ import { printerRoutes } from './printers.ts';
 import { fileRoutes } from './files.ts';
 import { eventRoutes } from './events.ts';
 import { octoprintAppKeyRoutes } from './octoprint-appkeys.ts';
+import { octoprintSettingRoutes } from './octoprint-settings.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
@@ -34,4 +35,5 @@ export const routes: Route<WebDeps>[] = [
   ...fileRoutes,
   ...eventRoutes,
   ...octoprintAppKeyRoutes,
+  ...octoprintSettingRoutes,
 ];

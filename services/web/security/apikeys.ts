@@ -1,8 +1,10 @@
 /**
- * API keys. A key is `pbk_<prefix>_<secret>`: the prefix (8 hex chars) is stored in the
- * clear, shown in listings and used to find the row; the whole key is stored only as its SHA-256
- * (a 256-bit random secret needs no slow hash — nobody can brute-force it — unlike passwords) and
- * compared with crypto.timingSafeEqual. The key is returned exactly once, at creation.
+ * API keys. A key is `pbk_<prefix>_<secret>`, or in the OctoPrint form (`"format": "octoprint"`)
+ * `<prefix><secret>`, 43 characters of [A-Za-z0-9_-] like OctoPrint's own keys, because some OctoPrint
+ * clients refuse other lengths (FDM Monster 2.1.1 validates 32–43 characters). The prefix (8 hex chars)
+ * is stored in the clear, shown in listings and used to find the row; the whole key is stored only as
+ * its SHA-256 (a random secret of 256 or 210 bits needs no slow hash — nobody can brute-force it —
+ * unlike passwords) and compared with crypto.timingSafeEqual. The key is returned exactly once, at creation.
  * Keys act with a role or an explicit permission subset, never more than their creator had.
  */
 import crypto from 'node:crypto';
@@ -25,7 +27,7 @@ export interface ApiKeyInfo {
   revoked_at: string | null;
 }
 
-export interface CreateKeyInput { name?: unknown; role?: unknown; permissions?: unknown; expires_at?: unknown; expires_in_days?: unknown }
+export interface CreateKeyInput { name?: unknown; role?: unknown; permissions?: unknown; expires_at?: unknown; expires_in_days?: unknown; format?: unknown }
 
 export interface ApiKeyService {
   create(creator: Principal, input: CreateKeyInput): Promise<{ key: string; info: ApiKeyInfo }>;
@@ -38,6 +40,20 @@ export interface ApiKeyService {
 }
 
 const KEY_RE = /^pbk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$/;
+/** OctoPrint's length (a 43-character token_urlsafe); the last 35 characters carry 210 random bits. */
+const OCTOPRINT_KEY_RE = /^([0-9a-f]{8})[A-Za-z0-9_-]{35}$/;
+export type KeyFormat = 'printbox' | 'octoprint';
+
+function newKey(format: KeyFormat, prefix: string): string {
+  if (format === 'octoprint') return prefix + crypto.randomBytes(27).toString('base64url').slice(0, 35);
+  return `pbk_${prefix}_${crypto.randomBytes(32).toString('base64url')}`;
+}
+
+function keyFormat(v: unknown): KeyFormat {
+  if (v === undefined || v === null || v === 'printbox') return 'printbox';
+  if (v === 'octoprint') return 'octoprint';
+  throw badRequest('invalid_format', 'format is "printbox" (default) or "octoprint"');
+}
 /** last_used_at is written at most this often per key: a busy script must not turn every GET into a write. */
 const TOUCH_MS = 60_000;
 
@@ -85,9 +101,10 @@ export function createApiKeyService(deps: { db: Db; roles: RoleService; now?: ()
       const exceeding = perms.filter((p) => !creator.permissions.has(p));
       if (exceeding.length) throw forbidden('exceeds_own_permissions', 'A key cannot have permissions its creator lacks');
       const expires = await expiry(input);
+      const format = keyFormat(input.format);
       for (let attempt = 0; ; attempt++) {
         const prefix = crypto.randomBytes(4).toString('hex');
-        const key = `pbk_${prefix}_${crypto.randomBytes(32).toString('base64url')}`;
+        const key = newKey(format, prefix);
         const res = await deps.db.run(
           'INSERT OR IGNORE INTO api_keys(name, prefix, hash, owner, role, permissions, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)',
           [name, prefix, sha256(key), creator.user, role, hasRole ? null : JSON.stringify(perms), now().toISOString(), expires],
@@ -114,7 +131,7 @@ export function createApiKeyService(deps: { db: Db; roles: RoleService; now?: ()
       revokeListeners.push(listener);
     },
     async authenticate(bearer) {
-      const m = KEY_RE.exec(bearer);
+      const m = KEY_RE.exec(bearer) ?? OCTOPRINT_KEY_RE.exec(bearer);
       if (!m) throw invalid();
       const row = await deps.db.get<Row>('SELECT * FROM api_keys WHERE prefix = ?', [m[1]!]);
       // Compare even when no row exists so timing does not reveal which prefixes exist.
