@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
   const files = new FileStore(path.join(config.dataDir, 'files'));
   await files.init();
-  const store = await JobStore.open(path.join(config.dataDir, 'printer.db'));
+  const store = await JobStore.open(path.join(config.dataDir, 'printer.db'), { historyMax: config.jobHistoryMax });
 
   const virtuals: VirtualPrinter[] = [];
   const extra = [...config.serialPorts];

@@ -60,6 +60,34 @@ export interface JobInfo {
   eta_s: number | null;
   started_at: string;    // ISO
   ended_at?: string;
+  /** Who started it: the web user name, `<owner>/key:<prefix>` for an API key (OctoPrint clients), "local"; null when unknown. */
+  user?: string | null;
+  /** Filament pushed so far (mm), counted from the acknowledged lines (services/printer/jobs/filament.ts). */
+  filament_mm?: number;
+}
+
+/** A finished job in the print history (GET /api/jobs). */
+export interface HistoryEntry extends JobInfo {
+  ended_at: string;
+  /** The printer's name when the job started. */
+  printer: { id: string; name: string };
+  user: string | null;
+  /** From start to end, pauses included. */
+  duration_s: number;
+  /** done → completed; the reason of a failed job is in `reason`. */
+  result: 'completed' | 'cancelled' | 'failed';
+  /** used_mm: counted from the lines sent; estimated_mm: the file's metadata (the slicer's figure, else computed from its moves), null if unknown. */
+  filament: { used_mm: number; estimated_mm: number | null };
+  file_size: number;
+}
+
+/** A file's finished prints (OctoPrint's "prints" and "statistics" of a file are made from this). */
+export interface FilePrintStats {
+  success: number;
+  failure: number;
+  last: { ended_at: string; success: boolean; duration_s: number };
+  last_success_duration_s: number | null;
+  average_success_duration_s: number | null;
 }
 
 export interface PrinterInfo {
@@ -90,15 +118,22 @@ export type PrinterApi = {
    *  normally `idle` (`paused` if a paused job waits; `error` again if nothing answers). Error busy (409)
    *  while a job is printing or a probe is running; a paused job stays resumable. */
   'printers.reconnect': { params: { id: string }; result: PrinterInfo };
-  /** web → printer: start printing a file from the files dir (name already validated by web). Error busy (409). */
-  'jobs.start': { params: { printerId: string; file: string }; result: JobInfo };
+  /** web → printer: start printing a file from the files dir (name already validated by web). Error busy (409).
+   *  `user`: who asked (Principal.user), kept in the history. */
+  'jobs.start': { params: { printerId: string; file: string; user?: string }; result: JobInfo };
   /** web → printer: current or last job of a printer; not_found (404) if none. */
   'jobs.get': { params: { printerId: string }; result: JobInfo };
   'jobs.pause': { params: { printerId: string }; result: JobInfo };
   'jobs.resume': { params: { printerId: string }; result: JobInfo };
   'jobs.cancel': { params: { printerId: string }; result: JobInfo };
-  /** web → printer: finished jobs, newest first. */
-  'jobs.history': { params: { limit?: number }; result: JobInfo[] };
+  /** web → printer: finished jobs (the print history), newest first. */
+  'jobs.history': { params: { limit?: number }; result: HistoryEntry[] };
+  /** web → printer: remove finished jobs that ended before `before` (ISO time), or all finished jobs without it. */
+  'jobs.prune': { params: { before?: string }; result: { removed: number } };
+  /** web → printer: remove one finished job; not_found (404), job_active (409) while it prints or is paused. */
+  'jobs.delete': { params: { id: number }; result: { removed: number } };
+  /** web → printer: finished prints per file name, optionally of one printer and/or one file only. */
+  'jobs.fileStats': { params: { printerId?: string; file?: string }; result: Record<string, FilePrintStats> };
   /** web → printer: is any printer printing (the cloud unlink rule asks this). */
   'jobs.active': { params: Record<string, never>; result: { active: boolean; printers: string[] } };
   /** web → printer: after this, the connection receives PrinterEvent messages until it closes. */

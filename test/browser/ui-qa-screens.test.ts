@@ -28,7 +28,7 @@ const local = () => `https://127.0.0.1:${stack.web.httpsPort}`;
 
 test('every screen fits 390 px without sideways scrolling', { timeout: 60_000 }, async () => {
   const p = b.page;
-  for (const [route, heading] of [['/printers', 'Printers'], ['/printers/virtual-1', 'PrintBox Virtual 1'], ['/files', 'Files'], ['/cloud', 'Cloud'], ['/settings', 'Settings'], ['/system', 'System']] as const) {
+  for (const [route, heading] of [['/printers', 'Printers'], ['/printers/virtual-1', 'PrintBox Virtual 1'], ['/files', 'Files'], ['/history', 'History'], ['/cloud', 'Cloud'], ['/settings', 'Settings'], ['/system', 'System']] as const) {
     await p.goto(`${local()}/#${route}`);
     await p.getByRole('heading', { level: 1, name: heading }).waitFor();
     await p.waitForLoadState('networkidle').catch(() => undefined); // the event stream never idles; best effort

@@ -10,8 +10,10 @@ import type { FileStore } from '../../shared/files.ts';
 import type { JobInfo, PrinterEvent, PrinterState } from '../../shared/ipc.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { JobLine } from '../protocol/sender.ts';
+import { readMeta } from '../../shared/file-meta.ts';
+import { FilamentCounter } from '../jobs/filament.ts';
 import { JobReader, countCommands } from '../jobs/job-reader.ts';
-import type { JobRecord, JobStore, ResumePoint } from '../jobs/job-store.ts';
+import { toJobInfo, type JobRecord, type JobStore, type ResumePoint } from '../jobs/job-store.ts';
 import type { PrinterLink } from './link.ts';
 import {
   MachineState, parkCommands, recoverParkedCommands, recoverRaisedCommands, unparkCommands, type ParkSettings,
@@ -30,6 +32,8 @@ export interface JobControlDeps {
   link: () => PrinterLink | undefined;
   state: () => PrinterState;
   setState: (s: PrinterState) => void;
+  /** The printer's current name (kept with a job, for the history). */
+  name: () => string;
 }
 
 const JOB_EVENT_MS = 250;
@@ -39,6 +43,7 @@ export class JobControl {
   job: JobRecord | undefined;
   private reader: JobReader | undefined;
   private machine = new MachineState();
+  private filament = new FilamentCounter();
   private feeding = false;
   private lastJobEvent = 0;
   private lastCheckpoint = 0;
@@ -49,27 +54,38 @@ export class JobControl {
 
   info(): JobInfo | undefined {
     if (!this.job) return undefined;
-    const { resume, ...info } = this.job;
+    const { resume } = this.job;
+    const info = toJobInfo(this.job);
     const parked = info.state === 'paused' && resume ? { parked: resume.parked !== false } : {};
-    return { ...info, ...parked, eta_s: this.eta() };
+    return { ...info, ...parked, filament_mm: this.filament.used, eta_s: this.eta() };
   }
 
   get active(): boolean { return this.job?.state === 'printing' || this.job?.state === 'paused'; }
 
   /** Adopts a resumable job found in the store (service restart, or unplugged while printing). */
-  adopt(job: JobRecord): void { this.job = job; if (job.resume) this.machine = MachineState.from(job.resume); }
+  adopt(job: JobRecord): void {
+    this.job = job;
+    if (job.resume) this.machine = MachineState.from(job.resume);
+    // Jobs checkpointed before the counter existed go on from the resume point's E with nothing counted.
+    this.filament = FilamentCounter.from(job.extrusion ?? { e: job.resume?.e ?? 0, relative: job.resume?.relativeE ?? false, max: job.filament_mm ?? 0, total: job.filament_mm ?? 0 });
+  }
 
   /** Resolves once the checkpoint written when the port closed mid-print is on disk. */
   async saved(): Promise<void> { await this.saving; }
 
-  async start(file: string): Promise<JobInfo> {
+  async start(file: string, user?: string): Promise<JobInfo> {
     const state = this.deps.state();
     if (state !== 'idle') throw conflict('busy', `Printer is ${state}`);
     const path = this.deps.files.path(file);
     const { size } = await this.deps.files.stat(file);
     const lines = await countCommands(path);
-    this.job = await this.deps.store.create({ printerId: this.deps.id, file, linesTotal: lines, bytesTotal: size });
+    // The file's estimate, from its metadata (the slicer's figure, else computed from its moves at upload): shown beside the counted one.
+    const estimate = (await readMeta(path, size).catch(() => undefined))?.metadata?.filament_used_mm ?? null;
+    this.job = await this.deps.store.create({
+      printerId: this.deps.id, file, linesTotal: lines, bytesTotal: size, user, printerName: this.deps.name(), filamentEstimateMm: estimate,
+    });
     this.machine = new MachineState();
+    this.filament = new FilamentCounter();
     await this.feed(0);
     return this.info()!;
   }
@@ -215,6 +231,7 @@ export class JobControl {
     job.bytes_sent = line.byteEnd;
     job.progress = job.bytes_total ? job.bytes_sent / job.bytes_total : 0;
     this.machine.apply(line.cmd);
+    this.filament.apply(line.cmd);
     this.emitJob(false);
     void this.checkpoint(false);
   }
@@ -264,6 +281,9 @@ export class JobControl {
     if (!this.job || (!force && now - this.lastCheckpoint < CHECKPOINT_MS)) return;
     this.lastCheckpoint = now;
     if (this.job.state === 'printing') this.job.resume = this.machine.point(this.job.lines_sent, this.job.bytes_sent);
+    // Counted up to lines_sent, as the resume point: a resumed job goes on counting from the same line.
+    this.job.filament_mm = this.filament.used;
+    this.job.extrusion = this.filament.state();
     try { await this.deps.store.save(this.job); } catch (e) { this.deps.log.error('job checkpoint failed', { error: String(e) }); }
     if (force) this.emitJob(true);
   }

@@ -60,7 +60,7 @@ export class Printer {
     this.jobs = new JobControl({
       id: deps.id, files: deps.files, store: deps.store, log: deps.log, emit: deps.emit,
       park: deps.park ?? { retract: 2, lift: 10 }, resumeTimeoutMs: deps.resumeTimeoutMs ?? 600_000,
-      link: () => this.link, state: () => this.state, setState: (s) => this.setState(s),
+      link: () => this.link, state: () => this.state, setState: (s) => this.setState(s), name: () => this.name,
     });
   }
 
@@ -85,7 +85,7 @@ export class Printer {
   /** Adopts a resumable job found in the store (service restart, or unplugged while printing). */
   adopt(job: JobRecord): void { this.jobs.adopt(job); }
 
-  start(file: string): Promise<JobInfo> { return this.jobs.start(file); }
+  start(file: string, user?: string): Promise<JobInfo> { return this.jobs.start(file, user); }
   pause(reason = 'user'): Promise<JobInfo> { return this.jobs.pause(reason); }
   resume(): Promise<JobInfo> { return this.jobs.resume(); }
   cancel(): Promise<JobInfo> { return this.jobs.cancel(); }

@@ -7,9 +7,10 @@
 import fs from 'node:fs/promises';
 import { AppError, badRequest } from '../../shared/errors.ts';
 import { sanitizeName } from '../../shared/files.ts';
-import type { PrinterInfo } from '../../shared/ipc.ts';
+import type { FilePrintStats, PrinterInfo } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import { fileStoreOf, MAX_UPLOAD_BYTES } from '../routes/files.ts';
+import { who } from '../routes/printers.ts';
 import type { Route } from '../route-types.ts';
 import { checkFolder, fileEntry, isTrue, receiveUpload, resourceUrl, space } from './files.ts';
 import { fileInfo, selectedFiles } from './job.ts';
@@ -20,7 +21,16 @@ const fileNotFound = () => new AppError('not_found', 404, 'File not found');
 
 async function listing(ctx: Ctx, p: PrinterInfo) {
   const store = await fileStoreOf(ctx.deps);
-  return { files: (await store.list()).map((f) => fileEntry(ctx.req, p.id, f)), ...(await space(store)) };
+  const stats = await printStats(ctx.deps, p.id);
+  return { files: (await store.list()).map((f) => fileEntry(ctx.req, p.id, f, stats[f.name])), ...(await space(store)) };
+}
+
+/**
+ * The print history of this printer per file (each printer is its own OctoPrint instance). Files stay
+ * listable while the printer service is down, as PrintBox's own listing does: just without history.
+ */
+async function printStats(deps: WebDeps, printerId: string, file?: string): Promise<Record<string, FilePrintStats>> {
+  try { return await deps.printer.call('jobs.fileStats', { printerId, ...(file ? { file } : {}) }); } catch { return {}; }
 }
 
 /** A file a printing or paused job reads must stay as it is (see routes/files.ts refuseIfPrinting). */
@@ -47,7 +57,7 @@ async function selectAndPrint(ctx: Ctx, printerId: string, name: string, fields:
   if (select && !isReady(await printerOf(ctx))) select = print = false;
   if (select) selectedFiles(ctx.deps).set(printerId, name);
   if (print) {
-    try { await ctx.deps.printer.call('jobs.start', { printerId, file: name }, 60_000); } catch (e) {
+    try { await ctx.deps.printer.call('jobs.start', { printerId, file: name, ...who(ctx.principal) }, 60_000); } catch (e) {
       ctx.deps.log.warn('octoprint upload: print did not start', { printer: printerId, file: name, error: String((e as Error).message) });
       print = false;
     }
@@ -81,14 +91,14 @@ async function oneFile(ctx: Ctx, p: PrinterInfo) {
   const name = nameParam(ctx);
   const f = (await (await fileStoreOf(ctx.deps)).list()).find((x) => x.name === name);
   if (!f) throw fileNotFound();
-  return fileEntry(ctx.req, p.id, f);
+  return fileEntry(ctx.req, p.id, f, (await printStats(ctx.deps, p.id, f.name))[f.name]);
 }
 
 async function selectFile(ctx: Ctx, p: PrinterInfo, name: string, print: unknown): Promise<void> {
   if (!(await fileInfo(ctx.deps, name))) throw fileNotFound();
   if (!isReady(p)) throw new AppError('conflict', 409, 'Printer is already printing, cannot select a new file');
   selectedFiles(ctx.deps).set(p.id, name);
-  if (isTrue(print)) await ctx.deps.printer.call('jobs.start', { printerId: p.id, file: name }, 60_000);
+  if (isTrue(print)) await ctx.deps.printer.call('jobs.start', { printerId: p.id, file: name, ...who(ctx.principal) }, 60_000);
 }
 
 /** POST /api/files/local/<name> {"command": "select", "print"?} | {"command": "unselect"} */

@@ -10,6 +10,7 @@ import type { Request, Response } from 'express';
 import type Multer from 'multer';
 import { AppError, badRequest } from '../../shared/errors.ts';
 import { sanitizeName, type FileInfo, type FileStore } from '../../shared/files.ts';
+import type { FilePrintStats } from '../../shared/ipc.ts';
 import { GCODE_EXTENSIONS } from '../../shared/gcode-names.ts';
 import type { WebDeps } from '../deps.ts';
 import { MAX_UPLOAD_BYTES } from '../routes/files.ts';
@@ -20,8 +21,23 @@ export const baseUrl = (req: Request, printerId: string) => `https://${req.heade
 
 export const resourceUrl = (req: Request, printerId: string, name: string) => `${baseUrl(req, printerId)}/api/files/local/${encodeURIComponent(name)}`;
 
+/**
+ * A file's print history as OctoPrint's File information object carries it (docs.octoprint.org "File
+ * operations"): `prints` counts successes and failures (a cancelled print is a failure, as OctoPrint logs
+ * it) with the last one's date (epoch seconds); `statistics` holds print times of successful prints only,
+ * per printer profile — PrintBox has one, `_default`. Both are absent for a file never printed, as there.
+ */
+function history(s: FilePrintStats | undefined) {
+  if (!s) return {};
+  const profile = (v: number | null) => (v === null ? {} : { _default: v });
+  return {
+    prints: { success: s.success, failure: s.failure, last: { date: Date.parse(s.last.ended_at) / 1000, success: s.last.success, printTime: s.last.duration_s } },
+    statistics: { averagePrintTime: profile(s.average_success_duration_s), lastPrintTime: profile(s.last_success_duration_s) },
+  };
+}
+
 /** One entry of GET /api/files (type "machinecode", origin "local"); no download link: PrintBox serves no file downloads yet. */
-export function fileEntry(req: Request, printerId: string, f: FileInfo) {
+export function fileEntry(req: Request, printerId: string, f: FileInfo, stats?: FilePrintStats) {
   const m = f.metadata;
   return {
     name: f.name, display: f.name, path: f.name, type: 'machinecode', typePath: ['machinecode', 'gcode'], origin: 'local',
@@ -31,6 +47,7 @@ export function fileEntry(req: Request, printerId: string, f: FileInfo) {
       estimatedPrintTime: m.estimated_time_s,
       filament: m.filament_used_mm ? { tool0: { length: m.filament_used_mm, volume: null } } : {},
     },
+    ...history(stats),
   };
 }
 

@@ -9,6 +9,7 @@ import type { FileInfo } from '../../shared/files.ts';
 import type { JobInfo, PrinterInfo } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import { fileStoreOf } from '../routes/files.ts';
+import { who } from '../routes/printers.ts';
 import { activeJob, isOperational, notOperational, stateText, type Ctx } from './state.ts';
 
 const selections = new WeakMap<WebDeps, Map<string, string>>();
@@ -43,6 +44,15 @@ function fileOf(name: string | undefined, info: FileInfo | undefined) {
   return { name, display: name, path: name, origin: 'local', size: info?.size ?? null, date: info ? Math.floor(Date.parse(info.modified) / 1000) : null };
 }
 
+/**
+ * OctoPrint's lastPrintTime: how long the file's last successful print on this printer took
+ * (filemanager/storage.py keeps it from successful prints only). The history is a nicety here: with the
+ * printer service unreachable the field is null rather than the whole answer failing.
+ */
+async function lastPrintTime(deps: WebDeps, printerId: string, name: string): Promise<number | null> {
+  try { return (await deps.printer.call('jobs.fileStats', { printerId, file: name }))[name]?.last_success_duration_s ?? null; } catch { return null; }
+}
+
 /** GET /api/job: the running job, else the selected file (with its last run's progress when that was it). */
 export const jobState = (ctx: Ctx, p: PrinterInfo) => jobStateOf(ctx.deps, p);
 
@@ -57,9 +67,9 @@ export async function jobStateOf(deps: WebDeps, p: PrinterInfo) {
     job: {
       file: fileOf(name, info),
       estimatedPrintTime: meta?.estimated_time_s ?? null,
-      lastPrintTime: null,
+      lastPrintTime: name ? await lastPrintTime(deps, p.id, name) : null,
       filament: meta?.filament_used_mm ? { tool0: { length: meta.filament_used_mm, volume: null } } : null,
-      user: null,
+      user: job?.user ?? null,
     },
     progress: progressOf(job),
     state: stateText(p),
@@ -74,7 +84,7 @@ async function start(ctx: Ctx, p: PrinterInfo): Promise<void> {
   const file = selectedFiles(ctx.deps).get(p.id);
   // OctoPrint silently does nothing here; a client is better served by being told why nothing prints.
   if (!file) throw conflict('No file is selected: select one first (POST /api/files/local/<name> {"command": "select"})');
-  await ctx.deps.printer.call('jobs.start', { printerId: p.id, file }, 60_000);
+  await ctx.deps.printer.call('jobs.start', { printerId: p.id, file, ...who(ctx.principal) }, 60_000);
 }
 
 async function pause(ctx: Ctx, p: PrinterInfo, action: unknown): Promise<void> {
@@ -105,7 +115,7 @@ export async function jobCommand(ctx: Ctx, p: PrinterInfo): Promise<void> {
       const job = activeJob(p);
       if (job?.state !== 'paused') throw conflict('Printer does not have an active print job or is not paused');
       await ctx.deps.printer.call('jobs.cancel', { printerId }, 60_000);
-      await ctx.deps.printer.call('jobs.start', { printerId, file: job.file }, 60_000);
+      await ctx.deps.printer.call('jobs.start', { printerId, file: job.file, ...who(ctx.principal) }, 60_000);
       return;
     }
     default: throw badRequest('bad_command', 'command is invalid');

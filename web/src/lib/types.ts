@@ -1,5 +1,5 @@
 /** Wire types shared with the services (type-only: nothing from services/ ends up in the bundle). */
-export type { PrinterInfo, JobInfo, Temperatures, Temperature, PrinterState, JobState } from '../../../services/shared/ipc.ts';
+export type { PrinterInfo, JobInfo, HistoryEntry, Temperatures, Temperature, PrinterState, JobState } from '../../../services/shared/ipc.ts';
 
 export interface Session { user: string; method: 'pam' | 'cloud' | 'local' | 'apikey'; role: string }
 
