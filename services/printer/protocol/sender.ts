@@ -95,6 +95,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   private owed = -1;
   private lineError = '';
   private polls = 0;
+  /** The number of the last numbered line an ok confirmed (-1: none since the last renumbering). */
+  private lastAckedN = -1;
   /** An M110 is in flight: nothing is numbered until the firmware confirmed the new count. */
   private renumbering = false;
   private timer: NodeJS.Timeout | undefined;
@@ -117,7 +119,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   reset(): void {
     clearTimeout(this.timer); this.timer = undefined;
     this.inflight = []; this.resendQueue = []; this.swallowOks = 0; this.polls = 0;
-    this.lastResend = -1; this.dupBudget = 0; this.owed = -1; this.repeat = { n: -1, count: 0 }; this.lineError = ''; this.stopped = false;
+    this.lastResend = -1; this.dupBudget = 0; this.lastAckedN = -1; this.owed = -1; this.repeat = { n: -1, count: 0 }; this.lineError = ''; this.stopped = false;
     // The probe's unnumbered `M110 N0` left the firmware expecting line 1: a rejected N0 is asked for as 1.
     this.nextN = 1;
     this.sendM110({ kind: 'cmd', cmd: 'M110 N0', id: ++this.cmdId });
@@ -194,6 +196,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   private onOk(r: Extract<Response, { type: 'ok' }>): void {
     this.polls = 0;
     if (this.swallowOks > 0) { this.swallowOks--; this.armTimer(true); return; }
+    if (this.duplicate(r)) return;
     if (r.buffer !== undefined && r.buffer + 1 > this.slots) this.slots = r.buffer + 1;
     if (!r.temperatures) this.ack();
     else {
@@ -202,6 +205,17 @@ export class Sender extends EventEmitter<SenderEvents> {
       for (let i = 0; i <= m105; i++) this.ack();
     }
     this.armTimer(true);
+  }
+
+  /**
+   * ADVANCED_OK names the line it answers (queue.cpp ok_to_send: `ok N<line>`): a second ok naming the line
+   * the previous ok confirmed — a duplicated ok (line noise, a USB-serial bridge
+   * repeating a packet). Counting it would confirm the next line before it ran and push the window past the
+   * firmware's buffers. Plain oks carry no number and cannot be told apart.
+   */
+  private duplicate(r: Extract<Response, { type: 'ok' }>): boolean {
+    const head = this.inflight[0];
+    return r.lastN !== undefined && r.lastN === this.lastAckedN && !!head && head.n >= 0 && head.n !== r.lastN;
   }
 
   /**
@@ -218,6 +232,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   private ack(): void {
     const e = this.inflight.shift();
     if (!e) return;
+    if (e.n >= 0) this.lastAckedN = e.n;
     if (e.n === this.repeat.n) this.repeat = { n: -1, count: 0 };
     if (e.n === this.owed) this.owed = -1;
     if (commandWord(cmdOf(e.tag)) === 'M110') this.renumbering = false;

@@ -7,11 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MarlinSimulator, type SimOptions } from './simulator.ts';
 
-// Kept inline so the compiled build/ needs no extra files.
+// Kept inline so the compiled build/ needs no extra files. Exported for test boards other than the simulator.
 // The bridge closes its own slave fd so the master reports POLLHUP while no host has the port open
 // (Linux pty behaviour, as socat's wait-slave relies on). The moment a host opens the port the HUP
 // clears and the bridge says "open" on stderr: that is the DTR edge that resets a CH340/FTDI+AVR board.
-const BRIDGE = String.raw`
+export const BRIDGE = String.raw`
 import os, pty, select, signal, sys, tty
 link = sys.argv[1]
 master, slave = pty.openpty()
