@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: the same G-code file streamed through PrintBox's sender and through Printrun's
- * pronsole to the virtual Marlin on a real pty at 115200 and 250000 baud, 15 ms firmware latency,
- * ADVANCED_OK on and off. Prints lines/s, the PrintBox/pronsole ratio, and the fraction of wire rate
- * (numbered-line bytes × 10 bits / baud). Targets: ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole.
+ * `npm run bench`: the same G-code file streamed through PrintBox's sender, through Printrun's pronsole
+ * and through a one-line-in-flight sender (OctoPrint's model, bench/sender-peers.ts) to the virtual Marlin
+ * on a real pty at 115200 and 250000 baud, 15 ms firmware latency, ADVANCED_OK on and off. Prints lines/s,
+ * the PrintBox/peer ratios, the fraction of wire rate (numbered-line bytes × 10 bits / baud) and each
+ * sender process's CPU time per 10 000 lines. Targets: ≥ 90% wire rate with ADVANCED_OK, ≥ 3× pronsole,
+ * less CPU per line than printcore.
  * It also prints the bound no overflow-safe sender can beat (see safeBound) and PrintBox's share of it, because
  * with Marlin's default BUFSIZE 4 at 250000 baud that bound is below 90% of the wire.
- * Then the upload and metadata benchmark (bench/upload.ts). `npm run bench -- sender` or `-- upload` runs one part.
- * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1.
+ * Then the upload and metadata benchmark (bench/upload.ts) and login under load (bench/login.ts).
+ * `npm run bench -- sender`, `-- upload` or `-- login` runs one part.
+ * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1 (skips both peers).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +19,9 @@ import { FileStore } from '../services/shared/files.ts';
 import type { PrinterApi } from '../services/shared/ipc.ts';
 import { IpcClient } from '../services/shared/ipc-transport.ts';
 import { tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
+import { loginBench } from './login.ts';
+import { cpuSeconds } from './proc.ts';
+import { formatRow, runPeer, type Config, type SenderResult } from './sender-peers.ts';
 import { uploadBench } from './upload.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
@@ -23,8 +29,6 @@ const LINES = Number(process.env.BENCH_LINES ?? 1500);
 const file = Array.from({ length: LINES }, (_, i) =>
   `G1 X${(110 + 60 * Math.sin(i / 40)).toFixed(3)} Y${(110 + 60 * Math.cos(i / 40)).toFixed(3)} E${(i * 0.03125).toFixed(5)}`);
 const avgWireBytes = file.reduce((a, c, i) => a + numbered(i + 1, c).length, 0) / LINES;
-
-interface Config { baud: number; adv: boolean; bufsize: number; latency: number }
 
 /**
  * Lines/s that no sender which never overflows the firmware can exceed. The firmware holds `slots` parsed
@@ -42,7 +46,7 @@ function safeBound(c: Config, lineBytes: number): number {
 }
 
 /** PrintBox as deployed: the printer service in its own process, driven over printer.sock. */
-async function printbox({ baud, adv, bufsize, latency }: Config): Promise<number> {
+async function printbox({ baud, adv, bufsize, latency }: Config): Promise<SenderResult> {
   const dir = tempDir('bench');
   const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: latency, advancedOk: adv, bufsize });
   const svc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../services/printer/main.ts')], {
@@ -59,40 +63,27 @@ async function printbox({ baud, adv, bufsize, latency }: Config): Promise<number
       await sleep(100);
     }
     await new FileStore(path.join(dir, 'data', 'files')).save('bench.gcode', file.join('\n') + '\n');
+    // CPU counts the whole service, including answering this loop's jobs.get every 10 ms and its own M105 poll;
+    // the same polling for 2 s while idle gives that share, printed beside the raw figure.
+    const i0 = performance.now(); const idle0 = cpuSeconds(svc.pid!);
+    while (performance.now() - i0 < 2000) { await client.call('jobs.get', { printerId: 'vp-1' }).catch(() => undefined); await sleep(10); }
+    const idlePerS = (cpuSeconds(svc.pid!) - idle0) / ((performance.now() - i0) / 1000);
     const t0 = performance.now();
+    const cpu0 = cpuSeconds(svc.pid!);
     await client.call('jobs.start', { printerId: 'vp-1', file: 'bench.gcode' });
     for (;;) {
       const j = await client.call('jobs.get', { printerId: 'vp-1' });
       if (j.state !== 'printing') { if (j.state !== 'done') throw new Error(`job ${j.state}`); break; }
       await sleep(10);
     }
-    return LINES / ((performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    return { rate: LINES / seconds, cpu: cpuSeconds(svc.pid!) - cpu0, lines: LINES, idleCpu: idlePerS * seconds };
   } finally {
     svc.kill('SIGTERM');
     await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
     await vp.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function pronsole({ baud, adv, bufsize, latency }: Config): Promise<number> {
-  // Only the simulator: pronsole opens the port itself.
-  const dir = tempDir('bench');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: latency, advancedOk: adv, bufsize });
-  const rig = { dir, vp };
-  const gfile = path.join(rig.dir, 'bench.gcode');
-  fs.writeFileSync(gfile, file.join('\n') + '\n');
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('/usr/bin/python3', [path.join(import.meta.dirname, 'pronsole-driver.py'), rig.vp.link, String(baud), gfile], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, HOME: rig.dir } });
-      let stdout = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      const t = setTimeout(() => child.kill(), 600_000);
-      child.on('exit', (code) => { clearTimeout(t); }); child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`pronsole driver exited ${code}: ${stdout}`))));
-    });
-    const r = JSON.parse(out.slice(out.lastIndexOf('{"seconds"')).trim()) as { seconds: number; lines: number };
-    return r.lines / r.seconds;
-  } finally { await vp.close(); fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
 // The issue's matrix (15 ms firmware latency), plus two rows that show what moves the bound: a larger BUFSIZE,
@@ -102,18 +93,15 @@ const configs: Config[] = [
   { baud: 250000, adv: true, bufsize: 4, latency: 15 }, { baud: 250000, adv: false, bufsize: 4, latency: 15 },
   { baud: 250000, adv: true, bufsize: 16, latency: 15 }, { baud: 250000, adv: true, bufsize: 4, latency: 1 },
 ];
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 const parts = process.argv.slice(2);
 const want = (part: string) => parts.length === 0 || parts.includes(part);
 for (const c of want('sender') ? configs : []) {
   const pb = await printbox(c);
-  const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await pronsole(c);
-  const wire = c.baud / 10 / avgWireBytes;
-  const bound = safeBound(c, avgWireBytes);
-  process.stdout.write(`${c.baud} baud, ADVANCED_OK ${c.adv ? 'on ' : 'off'}, BUFSIZE ${String(c.bufsize).padStart(2)}, latency ${String(c.latency).padStart(2)} ms: ` +
-    `PrintBox ${pb.toFixed(0).padStart(4)} lines/s = ${pct(pb / wire)} of wire ${wire.toFixed(0)}, ${pct(pb / bound)} of the safe bound ${bound.toFixed(0)}` +
-    (pr === null ? '\n' : `; pronsole ${pr.toFixed(0).padStart(3)} lines/s (${pct(pr / wire)} of wire), ratio ${(pb / pr).toFixed(1)}×\n`));
+  const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await runPeer('pronsole', c, file);
+  const one = process.env.BENCH_SKIP_PRONSOLE ? null : await runPeer('one-line', c, file);
+  process.stdout.write(formatRow(c, { wire: c.baud / 10 / avgWireBytes, bound: safeBound(c, avgWireBytes), pb, pr, one }));
 }
 if (want('sender')) process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, RX buffer 128 B\n`);
 if (want('upload')) await uploadBench();
+if (want('login')) await loginBench();
 process.exit(0);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Drives Printrun's pronsole (its own do_connect/do_load/do_print, i.e. printcore's sender) to print a
-file to a port and reports the streaming time as JSON. Used by bench/bench.ts."""
+file to a port and reports the streaming time and this process's CPU time (all threads, printcore's reader
+and sender included) as JSON. Used by bench/bench.ts."""
 import json, os, sys, time
 from printrun.pronsole import pronsole
 
@@ -15,9 +16,11 @@ while not (p.p and p.p.online):
 time.sleep(0.5)  # let pronsole's own connect chatter (M105/M115) settle
 p.do_load(path)
 t0 = time.time()
+cpu0 = time.process_time()
 p.do_print("")
 while not p.p.printing and time.time() - t0 < 5: time.sleep(0.005)
 while p.p.printing: time.sleep(0.005)
 dt = time.time() - t0
-print(json.dumps({"seconds": dt, "lines": len(p.fgcode)}), flush=True)
+cpu = time.process_time() - cpu0
+print(json.dumps({"seconds": dt, "lines": len(p.fgcode), "cpu": cpu}), flush=True)
 os._exit(0)  # pronsole's reader/sender threads are not daemons; do not wait for them

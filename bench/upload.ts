@@ -19,6 +19,7 @@ import tls from 'node:tls';
 import { startOctoStack } from '../test/helpers/octoprint.ts';
 import { REPO, spawnService, tempDir, type Service } from '../test/helpers/web.ts';
 import { metadataBench } from './metadata.ts';
+import { cpuSeconds, rss } from './proc.ts';
 
 const MiB = 1024 * 1024;
 const SIZE_MB = Number(process.env.BENCH_UPLOAD_MB ?? 50);
@@ -48,21 +49,6 @@ export function buildGcode(file: string, bytes: number): { size: number; repeats
     size += fs.writeSync(fd, tail, null, 'latin1');
     return { size, repeats };
   } finally { fs.closeSync(fd); }
-}
-
-/** VmRSS of `pid` in bytes. */
-function rss(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-/** CPU seconds `pid` has used (utime + stime; /proc counts in USER_HZ, 100 on Linux). */
-function cpuSeconds(pid: number): number {
-  // Fields after "(comm)", which may itself contain spaces: state is [0], utime [11], stime [12].
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** Samples the RSS of `pid` every 10 ms until stop(), which returns the highest value seen. */
