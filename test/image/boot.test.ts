@@ -280,3 +280,18 @@ test('after its idle exit, printbox-auth is started again by the next sign-in', 
   assert.equal(JSON.parse(ok.body).method, 'pam');
   assert.equal((await ssh('systemctl is-active printbox-auth.service printbox-auth.socket || true')).trim(), 'active\nactive');
 });
+
+test('printbox-printer and printbox-web restart cleanly at the first attempt; each keeps its own database', async () => {
+  // The first-boot linker runs as root and hands what it wrote to the web; printer.db must stay the printer's.
+  const owners = async () => (await sudo('stat -c "%n %U %a" /var/lib/printbox/printer.db /var/lib/printbox/printbox.db')).trim();
+  assert.match(await owners(), /printer\.db printbox-printer \d+\n.*printbox\.db printbox \d+/);
+  const restarts = async () => (await ssh('systemctl show -p NRestarts --value printbox-printer printbox-web')).trim().split('\n').map(Number);
+  const before = await restarts();
+  await sudo('systemctl restart printbox-printer printbox-web');
+  assert.equal((await ssh('systemctl is-active printbox-printer printbox-web || true')).trim(), 'active\nactive');
+  assert.deepEqual(await restarts(), before, 'no automatic restart after a failed start');
+  await waitFor('HTTPS /api/health after the restart', 2 * 60_000, async () => {
+    try { return (await request(api('/api/health'))).status === 200 ? true : undefined; } catch { return undefined; }
+  });
+  assert.match(await owners(), /printer\.db printbox-printer/);
+});
