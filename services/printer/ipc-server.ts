@@ -7,19 +7,32 @@ import type { FileStore } from '../shared/files.ts';
 import type { Handlers, PrinterApi } from '../shared/ipc.ts';
 import { historyEntry, type JobStore } from './jobs/job-store.ts';
 import type { PrinterManager } from './manager.ts';
+import type { ProfileStore } from './profiles/profile-store.ts';
 
 const str = (v: unknown, what: string): string => {
   if (typeof v !== 'string' || !v) throw badRequest('bad_request', `${what} is required`);
   return v;
 };
 
-export function printerHandlers(deps: { manager: PrinterManager; store: JobStore; files: FileStore; version: string }): Handlers<PrinterApi> {
+export function printerHandlers(deps: { manager: PrinterManager; store: JobStore; files: FileStore; profiles: ProfileStore; version: string }): Handlers<PrinterApi> {
   const { manager } = deps;
   return {
     ping: async () => ({ ok: true, version: deps.version }),
     'printers.list': async () => manager.list(),
     'printers.get': async (p) => manager.get(str(p.id, 'id')).info(),
     'printers.command': async (p) => { manager.get(str(p.id, 'id')).command(str(p.gcode, 'gcode')); return { queued: true }; },
+    'printers.control': async (p) => {
+      const printer = manager.get(str(p.id, 'id'));
+      return { queued: printer.control(p.control, deps.profiles.effective(printer.id, printer.firmwareFacts()).profile) };
+    },
+    'printers.profile': async (p) => { const printer = manager.get(str(p.id, 'id')); return deps.profiles.effective(printer.id, printer.firmwareFacts()); },
+    'printers.setProfile': async (p) => { const printer = manager.get(str(p.id, 'id')); return deps.profiles.edit(printer.id, printer.firmwareFacts(), p.profile); },
+    'printers.prompt.answer': async (p) => {
+      if (!Number.isSafeInteger(p.promptId) || p.promptId < 1) throw badRequest('bad_prompt_id', 'promptId must be the id of the open prompt');
+      if (!Number.isSafeInteger(p.choice)) throw badRequest('bad_choice', 'choice must be a whole number (the button, from 0)');
+      const user = typeof p.user === 'string' && p.user ? p.user.slice(0, 200) : undefined;
+      return { sent: manager.get(str(p.id, 'id')).answerPrompt(p.promptId, p.choice, user) };
+    },
     'printers.emergencyStop': async (p) => { manager.get(str(p.id, 'id')).emergencyStop(); return { stopped: true }; },
     'printers.reconnect': async (p) => manager.get(str(p.id, 'id')).reconnect(),
     'jobs.start': async (p) => {

@@ -15,6 +15,7 @@ import { printerSchema } from './config.ts';
 import { printerHandlers } from './ipc-server.ts';
 import { JobStore } from './jobs/job-store.ts';
 import { PrinterManager } from './manager.ts';
+import { ProfileStore } from './profiles/profile-store.ts';
 import { openSerialPort } from './serial/port.ts';
 import { VirtualPrinter } from './virtual/virtual-printer.ts';
 
@@ -31,13 +32,16 @@ async function main(): Promise<void> {
   await files.init();
   const store = await JobStore.open(path.join(config.dataDir, 'printer.db'), { historyMax: config.jobHistoryMax });
 
+  const profiles = ProfileStore.open(path.join(config.dataDir, 'profiles.json'), log.child('profiles'));
+
   const virtuals: VirtualPrinter[] = [];
   const extra = [...config.serialPorts];
   if (config.virtualPrinters > 0) {
     const dir = path.join(config.runDir, 'virtual');
     fs.mkdirSync(dir, { recursive: true });
+    // Built like current stock Marlin configs: HOST_ACTION_COMMANDS and HOST_PROMPT_SUPPORT on (M600/M0 dialogs).
     for (let i = 1; i <= config.virtualPrinters; i++) {
-      virtuals.push(await VirtualPrinter.create({ link: path.join(dir, `virtual-${i}`), name: `PrintBox Virtual ${i}`, seed: i, latencyMs: 5 }));
+      virtuals.push(await VirtualPrinter.create({ link: path.join(dir, `virtual-${i}`), name: `PrintBox Virtual ${i}`, seed: i, latencyMs: 5, hostActions: true, promptSupport: true }));
     }
     extra.push(path.join(dir, 'virtual-*'));
   }
@@ -50,7 +54,7 @@ async function main(): Promise<void> {
   // 0660: web (group printbox) may connect; nobody else. The unit's Group= gives the socket its group.
   const server = await listenIpc<PrinterApi>({
     path: path.join(config.runDir, 'printer.sock'), mode: 0o660, log: log.child('ipc'),
-    handlers: printerHandlers({ manager, store, files, version: pkg.version }),
+    handlers: printerHandlers({ manager, store, files, profiles, version: pkg.version }),
   });
   notifier.ready('printers: ' + manager.list().length);
   const shutdown = createShutdown({ log, notifier });

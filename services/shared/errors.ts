@@ -35,6 +35,6 @@ export function toAppError(err: unknown): AppError {
 }
 
 /** Plain-object form used on IPC wires, where class identity is lost. */
-export interface WireError { code: string; status: number; message: string }
-export const toWire = (e: AppError): WireError => ({ code: e.code, status: e.status, message: e.message });
-export const fromWire = (w: WireError): AppError => new AppError(w.code, w.status, w.message);
+export interface WireError { code: string; status: number; message: string; details?: Record<string, unknown> }
+export const toWire = (e: AppError): WireError => ({ code: e.code, status: e.status, message: e.message, ...(e.details ? { details: e.details } : {}) });
+export const fromWire = (w: WireError): AppError => new AppError(w.code, w.status, w.message, w.details);

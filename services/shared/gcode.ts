@@ -31,8 +31,13 @@ export function commandProblem(cmd: string): string | null {
 /** The command word, upper-cased: "G1", "M105", "T0". */
 export const commandWord = (cmd: string): string => (/^([A-Za-z]\d*)/.exec(cmd)?.[1] ?? '').toUpperCase();
 
+/** Built once per letter: every acknowledged job line asks for up to six (resume point, filament). No `g` flag, so no state. */
+const argPatterns = new Map<string, RegExp>();
+
 /** Numeric argument of a letter (`X12.5`), or undefined. */
 export function arg(cmd: string, letter: string): number | undefined {
-  const m = new RegExp(`[ \\t]?${letter}(-?[0-9.]+)`, 'i').exec(cmd.slice(commandWord(cmd).length));
+  let re = argPatterns.get(letter);
+  if (!re) argPatterns.set(letter, (re = new RegExp(`[ \\t]?${letter}(-?[0-9.]+)`, 'i')));
+  const m = re.exec(cmd.slice(commandWord(cmd).length));
   return m ? Number(m[1]) : undefined;
 }

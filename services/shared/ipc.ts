@@ -46,7 +46,8 @@ export interface JobInfo {
   printerId: string;
   file: string;
   state: JobState;
-  /** Why a job is paused or failed: "user", "disconnect", "service-restart", "firmware-error", "emergency-stop", "reset-while-parked",
+  /** Why a job is paused or failed: "user" (also a pause from the printer's menu: `//action:pause`), "firmware" (the firmware
+   *  paused and parked by itself: `//action:paused`, M600), "disconnect", "service-restart", "firmware-error", "emergency-stop", "reset-while-parked",
    *  "reset-while-parking", "resume-failed", "no-response" (no ok after the M105 polls), "line-numbering" (the printer asked for a
    *  line it had confirmed: its numbering was reset unseen), "resend-failed" (a line rejected too often, or asked for but never sent) … */
   reason?: string;
@@ -64,6 +65,35 @@ export interface JobInfo {
   user?: string | null;
   /** Filament pushed so far (mm), counted from the acknowledged lines (services/printer/jobs/filament.ts). */
   filament_mm?: number;
+  /** What the firmware said to the user during this job: its prompts, the answers, notifications and
+   *  action commands (pause from the printer's menu …), oldest first, at most JOB_EVENTS_MAX. */
+  events?: JobEvent[];
+}
+
+/** One entry of a job's `events` (services/printer/device/host-actions.ts). */
+export interface JobEvent {
+  at: string;            // ISO
+  kind: 'prompt' | 'answer' | 'notification' | 'action';
+  /** prompt: the firmware's text (choices in `choices`); answer: the chosen button; notification: its text; action: its name. */
+  text: string;
+  choices?: string[];
+  /** answer: who answered (web user, API key), as `user` of a job. */
+  user?: string | null;
+}
+
+/**
+ * A question the firmware is asking the user, shown as a dialog until answered or closed by the firmware.
+ * `firmware`: a host prompt (`//action:prompt_begin` … `prompt_show`), answered with `M876 S<index>`;
+ * `wait`: the firmware waits for the user (`echo:busy: paused for user`: M0/M1, M600) without a prompt of
+ * its own (no Cap:PROMPT_SUPPORT), its one choice "Continue" sends M108.
+ */
+export interface HostPrompt {
+  /** Increases with every prompt of a printer: an answer names the prompt it answers. */
+  id: number;
+  source: 'firmware' | 'wait';
+  text: string;
+  choices: string[];
+  opened_at: string;     // ISO
 }
 
 /** A finished job in the print history (GET /api/jobs). */
@@ -100,7 +130,48 @@ export interface PrinterInfo {
   temperatures: Temperatures;
   job?: JobInfo;
   error?: string;
+  /** The open host prompt, if the firmware is asking something. */
+  prompt?: HostPrompt;
 }
+
+/**
+ * A printer's profile (services/printer/profiles): what the control panel may ask of it. Defaults come from
+ * M115 (EXTRUDER_COUNT) and the temperature reports (B:, C:); a user's edit is stored by the printer service.
+ * Lengths in mm, speeds in mm/min, temperatures in °C.
+ */
+export interface PrinterProfile {
+  volume: { width: number; depth: number; height: number };
+  /** speed: the jog/extrude feed rate used when none is given, and the most a request may ask for;
+   *  inverted: the UI swaps the jog buttons of that axis (the API always moves in machine coordinates). */
+  axes: Record<'x' | 'y' | 'z' | 'e', { speed: number; inverted: boolean }>;
+  extruders: number;
+  heatedBed: boolean;
+  heatedChamber: boolean;
+  /** Extrusion below this hotend temperature is refused (Marlin's EXTRUDE_MINTEMP default: 170). */
+  minExtrudeTemp: number;
+  maxTemp: { hotend: number; bed: number; chamber: number };
+  /** Jog step sizes the UI offers. */
+  jogSteps: number[];
+  /** Preheat presets the UI offers (chamber optional). */
+  presets: Array<{ name: string; hotend: number; bed: number; chamber?: number }>;
+}
+
+/**
+ * One control-panel action (printers.control). The printer service checks it against the printer's profile
+ * and state, builds the G-code and queues it behind the job's lines like terminal commands.
+ * Refused (409) while a job is printing or paused: home, jog, extrude, motorsOff, and gcode unless whilePrinting.
+ */
+export type ControlAction =
+  | { action: 'home'; axes?: Array<'x' | 'y' | 'z'> }                         // none = all
+  | { action: 'jog'; x?: number; y?: number; z?: number; feedrate?: number }   // relative move
+  | { action: 'extrude'; amount: number; tool?: number; feedrate?: number }   // negative = retract
+  | { action: 'temperature'; heater: string; target: number }                 // heater T0…, B, C
+  | { action: 'fan'; percent: number }                                        // part-cooling fan
+  | { action: 'feedrate'; percent: number }                                   // M220
+  | { action: 'flowrate'; percent: number }                                   // M221
+  | { action: 'babystep'; z: number }                                         // M290
+  | { action: 'motorsOff' }                                                   // M18
+  | { action: 'gcode'; lines: string[]; whilePrinting?: boolean };            // macros, OctoPrint's jog/home/extrude
 
 export type PrinterApi = {
   /** any → printer: liveness and version. */
@@ -111,6 +182,18 @@ export type PrinterApi = {
   'printers.get': { params: { id: string }; result: PrinterInfo };
   /** web → printer: send one line from the terminal (queued behind the job's lines unless an emergency command). */
   'printers.command': { params: { id: string; gcode: string }; result: { queued: true } };
+  /** web → printer: one control-panel action (ControlAction): guarded, turned into G-code and queued like terminal
+   *  commands, all its lines at once. Errors: bad_request/out_of_range (400), printing (409: while a job is printing
+   *  or paused), cold_extrusion (409, the temperature in the message), no_heater (409), not_connected (409). */
+  'printers.control': { params: { id: string; control: ControlAction }; result: { queued: string[] } };
+  /** web → printer: the printer's profile (defaults from M115 and the temperature reports unless edited). */
+  'printers.profile': { params: { id: string }; result: { profile: PrinterProfile; edited: boolean } };
+  /** web → printer: replace the profile's given fields (null: back to the defaults); invalid_profile (400) lists every problem in details.errors. */
+  'printers.setProfile': { params: { id: string; profile: Partial<PrinterProfile> | null }; result: { profile: PrinterProfile; edited: boolean } };
+  /** web → printer: answer the open host prompt with its choice number `choice` (0-based): `M876 S<choice>` for a
+   *  firmware prompt, M108 for a `wait` prompt (both past the queue with EMERGENCY_PARSER). Errors: prompt_closed (409)
+   *  when `promptId` is not the open prompt (answered already, closed by the firmware), bad_choice (400), not_connected (409). */
+  'printers.prompt.answer': { params: { id: string; promptId: number; choice: number; user?: string }; result: { sent: string } };
   /** web → printer: M112 immediately (jumps the queue); the job fails with reason "emergency-stop". */
   'printers.emergencyStop': { params: { id: string }; result: { stopped: true } };
   /** web → printer: reset a printer stuck in `error` (M112, firmware halt): close and reopen its port —
@@ -146,7 +229,9 @@ export type PrinterEvent =
   | { event: 'removed'; data: { id: string } }                      // forgotten (no job to resume)
   | { event: 'temperatures'; data: { id: string; temperatures: Temperatures } }
   | { event: 'job'; data: JobInfo }                                 // progress, state change
-  | { event: 'log'; data: { id: string; direction: 'sent' | 'received'; line: string } }; // terminal
+  | { event: 'log'; data: { id: string; direction: 'sent' | 'received'; line: string } } // terminal
+  | { event: 'prompt'; data: { id: string; prompt: HostPrompt | null } }            // a prompt opened (null: closed)
+  | { event: 'notification'; data: { id: string; text: string; at: string } };      // `//action:notification`
 
 // ───────────── generic wire shapes ─────────────
 export type ApiMap = Record<string, { params: unknown; result: unknown }>;

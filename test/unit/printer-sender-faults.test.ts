@@ -137,10 +137,14 @@ test('the ok of an unnumbered M108 is not counted against a job line', () => {
   s.stop();
 });
 
-test('error classification: probing failures and Repetier line errors do not halt; kill() does', () => {
+test("error classification: probing failures, Repetier line errors and RepRapFirmware command rejections do not halt; kill() and heater faults do", () => {
   const fatal = (l: string) => { const r = parseResponse(l); return r.type === 'error' && r.fatal; };
   assert.equal(fatal('Error:Probing Failed'), false);
   assert.equal(fatal('Error:expected line 5 got 7'), false);
   assert.equal(fatal('Error:Printer halted. kill() called!'), true);
   assert.equal(fatal('Error:MINTEMP triggered, system stopped! Heater_ID: bed'), true);
+  // RepRapFirmware refuses one command and goes on; its heater faults still halt
+  assert.equal(fatal('Error: G1: insufficient axes homed'), false);
+  assert.equal(fatal('Error: M104: heater 5 does not exist'), false);
+  assert.equal(fatal('Error: Heater 1 fault: temperature rising much more slowly than the expected 2.1°C/sec'), true);
 });

@@ -7,11 +7,12 @@
  */
 import { conflict, notFound } from '../../shared/errors.ts';
 import type { FileStore } from '../../shared/files.ts';
-import type { JobInfo, PrinterEvent, PrinterState } from '../../shared/ipc.ts';
+import type { JobEvent, JobInfo, PrinterEvent, PrinterState } from '../../shared/ipc.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { JobLine } from '../protocol/sender.ts';
 import { readMeta } from '../../shared/file-meta.ts';
 import { FilamentCounter } from '../jobs/filament.ts';
+import { BlockingSource } from '../jobs/blocking-source.ts';
 import { JobReader, countCommands } from '../jobs/job-reader.ts';
 import { toJobInfo, type JobRecord, type JobStore, type ResumePoint } from '../jobs/job-store.ts';
 import type { PrinterLink } from './link.ts';
@@ -37,11 +38,14 @@ export interface JobControlDeps {
 }
 
 const JOB_EVENT_MS = 250;
+/** A job's firmware events kept for the history: a print with a prompt loop must not grow its record without end. */
+export const JOB_EVENTS_MAX = 50;
 const CHECKPOINT_MS = 1000;
 
 export class JobControl {
   job: JobRecord | undefined;
   private reader: JobReader | undefined;
+  private source: BlockingSource | undefined;
   private machine = new MachineState();
   private filament = new FilamentCounter();
   private feeding = false;
@@ -127,14 +131,18 @@ export class JobControl {
     await this.deps.files.stat(job.file).catch(() => { throw conflict('file_missing', `“${job.file}” is no longer on the PrintBox; this print cannot be resumed. Cancel it.`); });
     const point = job.resume ?? this.machine.point(job.lines_sent, job.bytes_sent);
     const park = this.deps.park;
-    // Any other reason (disconnect, service-restart, firmware-reset, reset-while-parking, resume-failed) means
-    // a board reset or an interrupted move, with the head on the print or somewhere up to one lift above it.
-    const cmds = job.reason === 'user' ? unparkCommands(park, point)
+    // "firmware": the firmware paused and parked itself (M600) and un-parks itself; we only feed again, once
+    // the lines it still held are acknowledged. Any other reason (disconnect, service-restart, firmware-reset,
+    // reset-while-parking, resume-failed) means a board reset or an interrupted move, with the head on the
+    // print or somewhere up to one lift above it.
+    const byFirmware = job.reason === 'firmware';
+    const cmds = byFirmware ? [] : job.reason === 'user' ? unparkCommands(park, point)
       : job.reason === 'reset-while-parked' ? recoverParkedCommands(park, point) : recoverRaisedCommands(park, point);
     job.state = 'printing'; delete job.reason;
     this.deps.setState('printing');
     try {
       await this.deps.link()?.run(cmds, this.deps.resumeTimeoutMs);
+      if (byFirmware) await this.deps.link()?.drained(this.deps.resumeTimeoutMs);
     } catch (e) {
       // A reset or unplug mid-prelude has already paused the job (onBoardReset/onPortClosed). Otherwise the
       // prelude timed out: never leave a "printing" job that nothing feeds. Part of it may have run, so the
@@ -148,8 +156,42 @@ export class JobControl {
       }
       throw e;
     }
-    await this.feed(point.index, point.byteOffset);
+    // After a firmware pause the lines it held were acknowledged meanwhile: go on after the last of them.
+    if (byFirmware) await this.feed(job.lines_sent, job.bytes_sent); else await this.feed(point.index, point.byteOffset);
     return this.info()!;
+  }
+
+  /**
+   * `//action:paused`: the firmware paused the print itself (M600 filament change, runout) and parks the head
+   * on its own; OctoPrint then pauses "without triggering any GCODE scripts" (docs/features/action_commands.rst).
+   * Stop feeding; lines already sent stay with the firmware, which runs them when it goes on. No park.
+   */
+  firmwarePaused(): boolean {
+    const job = this.job;
+    if (job?.state !== 'printing') return false;
+    this.stopFeeding();
+    job.state = 'paused'; job.reason = 'firmware';
+    job.resume = this.machine.point(job.lines_sent, job.bytes_sent);
+    this.deps.setState('paused');
+    void this.checkpoint(true);
+    return true;
+  }
+
+  /** `//action:resumed`: the firmware un-parked and goes on; feed again (no un-park). Only for its own pause. */
+  async firmwareResumed(): Promise<boolean> {
+    if (this.job?.state !== 'paused' || this.job.reason !== 'firmware') return false;
+    await this.resume();
+    return true;
+  }
+
+  /** Records what the firmware said (prompt, answer, notification, action) on the active job, for the history. */
+  note(ev: Omit<JobEvent, 'at'>): void {
+    const job = this.job;
+    if (!job || !this.active) return;
+    const events = job.events ?? (job.events = []);
+    events.push({ at: new Date().toISOString(), ...ev });
+    if (events.length > JOB_EVENTS_MAX) events.splice(0, events.length - JOB_EVENTS_MAX);
+    void this.checkpoint(true);
   }
 
   async cancel(): Promise<JobInfo> {
@@ -183,8 +225,9 @@ export class JobControl {
    */
   async boardMayHaveReset(): Promise<void> {
     const job = this.job;
-    if (job?.state !== 'paused' || job.reason !== 'user') return;
-    const confirmed = job.resume?.parked !== false; // points stored before `parked` existed were confirmed parks
+    // A firmware pause (M600) forgotten by the reset: the firmware's park height is not ours to know.
+    if (job?.state !== 'paused' || (job.reason !== 'user' && job.reason !== 'firmware')) return;
+    const confirmed = job.reason === 'user' && job.resume?.parked !== false; // points stored before `parked` existed were confirmed parks
     job.reason = confirmed ? 'reset-while-parked' : 'reset-while-parking';
     this.deps.log.info(confirmed ? 'board reset while parked: resume will re-heat and re-home X/Y'
       : 'board reset while parking: head height unknown, resume will lift, re-heat, re-home X/Y and assume the lower height', { id: this.deps.id, job: job.id });
@@ -232,6 +275,7 @@ export class JobControl {
     job.progress = job.bytes_total ? job.bytes_sent / job.bytes_total : 0;
     this.machine.apply(line.cmd);
     this.filament.apply(line.cmd);
+    this.source?.onAcked();
     this.emitJob(false);
     void this.checkpoint(false);
   }
@@ -254,7 +298,8 @@ export class JobControl {
     this.runStart = { at: Date.now(), progress: job.progress };
     this.feeding = true;
     this.deps.setState('printing');
-    this.deps.link()?.setSource(this.reader);
+    this.source = new BlockingSource(this.reader, () => job.lines_sent);
+    this.deps.link()?.setSource(this.source);
     this.emitJob(true);
   }
 

@@ -5,18 +5,21 @@
  */
 import { AppError, conflict } from '../../shared/errors.ts';
 import type { FileStore } from '../../shared/files.ts';
-import type { JobInfo, PrinterEvent, PrinterInfo, PrinterState, Temperatures } from '../../shared/ipc.ts';
+import type { ControlAction, JobInfo, PrinterEvent, PrinterInfo, PrinterProfile, PrinterState, Temperatures } from '../../shared/ipc.ts';
 import type { Logger } from '../../shared/log.ts';
 import { commandProblem, commandWord } from '../../shared/gcode.ts';
 import { fromWire, toWire } from '../protocol/gcode.ts';
 import { parseResponse, type Response } from '../protocol/responses.ts';
 import type { OpenPort } from '../serial/port.ts';
 import type { JobRecord, JobStore } from '../jobs/job-store.ts';
+import { HostActions } from './host-actions.ts';
 import { JobControl } from './job-control.ts';
 import { PrinterLink } from './link.ts';
 import type { SenderFailure } from '../protocol/sender.ts';
 import type { ParkSettings } from './machine-state.ts';
 import { probe } from './probe.ts';
+import { controlCommands } from './control.ts';
+import type { FirmwareFacts } from '../profiles/profile.ts';
 
 export interface PrinterDeps {
   id: string;
@@ -50,6 +53,8 @@ export class Printer {
   private extruders = 1;
   private link: PrinterLink | undefined;
   private readonly jobs: JobControl;
+  /** Host action commands and firmware prompts (host-actions.ts). */
+  private readonly host: HostActions;
   private shutdown = false;
   /** Terminal commands whose `ok` has not arrived yet (sender command ids). */
   private readonly terminalIds = new Set<number>();
@@ -61,6 +66,10 @@ export class Printer {
       id: deps.id, files: deps.files, store: deps.store, log: deps.log, emit: deps.emit,
       park: deps.park ?? { retract: 2, lift: 10 }, resumeTimeoutMs: deps.resumeTimeoutMs ?? 600_000,
       link: () => this.link, state: () => this.state, setState: (s) => this.setState(s), name: () => this.name,
+    });
+    this.host = new HostActions({
+      id: deps.id, log: deps.log, emit: deps.emit, jobs: this.jobs, link: () => this.link, capabilities: () => this.capabilities,
+      disconnect: async () => { await this.link?.close(); }, changed: () => this.deps.emit({ event: 'printer', data: this.info() }),
     });
   }
 
@@ -77,6 +86,7 @@ export class Printer {
       ...(Object.keys(this.capabilities).length ? { capabilities: this.capabilities } : {}),
       ...(job ? { job } : {}),
       ...(this.error ? { error: this.error } : {}),
+      ...(this.host.prompt ? { prompt: this.host.prompt } : {}),
     };
   }
 
@@ -87,7 +97,9 @@ export class Printer {
 
   start(file: string, user?: string): Promise<JobInfo> { return this.jobs.start(file, user); }
   pause(reason = 'user'): Promise<JobInfo> { return this.jobs.pause(reason); }
-  resume(): Promise<JobInfo> { return this.jobs.resume(); }
+  resume(): Promise<JobInfo> { this.host.guardResume(); return this.jobs.resume(); }
+  /** Answers the open host prompt (host-actions.ts); returns the command sent (M876 S<n> or M108). */
+  answerPrompt(promptId: number, choice: number, user?: string): string { return this.host.answer(promptId, choice, user); }
   cancel(): Promise<JobInfo> { return this.jobs.cancel(); }
 
   async connect(): Promise<void> {
@@ -123,6 +135,7 @@ export class Printer {
       link.command('M105'); // temperatures now, not at the first autoreport/poll
       if (this.capabilities.AUTOREPORT_TEMP) await link.run(['M155 S2'], 5000);
       else link.pollTemperatures(2000);
+      await this.host.connected();
     } catch (e) {
       this.deps.log.warn('handshake failed', { id: this.id, error: (e as Error).message });
     }
@@ -170,6 +183,22 @@ export class Printer {
     this.deps.emit({ event: 'log', data: { id: this.id, direction: 'sent', line: text } });
   }
 
+  /** What the firmware told about itself: the defaults of the printer's profile (profiles/profile.ts). */
+  firmwareFacts(): FirmwareFacts { return { extruders: this.extruders, heaters: Object.keys(this.temperatures) }; }
+
+  /**
+   * A control-panel action: control.ts builds its G-code or refuses it (job running, cold hotend, out of the
+   * profile's range) before anything is queued; then all its lines are queued at once, behind the job's lines
+   * like terminal commands, so nothing else lands between a G91 and its G90.
+   */
+  control(action: ControlAction, profile: PrinterProfile): string[] {
+    if (!this.link) throw conflict('not_connected', 'Printer is not connected');
+    const state = this.jobs.job?.state;
+    const lines = controlCommands({ profile, temperatures: this.temperatures, jobActive: state === 'printing' || state === 'paused' }, action);
+    for (const line of lines) this.command(line);
+    return lines;
+  }
+
   /** M112 jumps every queue; the firmware halts and needs a reset (reconnect(), replug or service restart). */
   emergencyStop(): void {
     if (!this.link) throw conflict('not_connected', 'Printer is not connected');
@@ -197,6 +226,7 @@ export class Printer {
     const tag = r.type === 'ok' ? this.link?.nextAck() : undefined;
     const answersTerminal = tag?.kind === 'cmd' && this.terminalIds.delete(tag.id);
     if ((r.type !== 'ok' && r.type !== 'temperatures') || answersTerminal) this.deps.emit({ event: 'log', data: { id: this.id, direction: 'received', line: fromWire(line) } });
+    this.host.handle(r);
     this.link?.handle(r);
   }
 
@@ -236,6 +266,7 @@ export class Printer {
     this.deps.log.warn('firmware restarted', { id: this.id });
     this.jobs.onBoardReset();
     this.link.afterBoardReset();
+    this.host.reset();
     this.error = undefined; // a reset is also how a halted (M112, thermal) printer comes back
     this.setState(this.jobs.job?.state === 'paused' ? 'paused' : 'idle');
   }
@@ -247,6 +278,7 @@ export class Printer {
     this.link = undefined;
     this.jobs.onPortClosed(this.shutdown);
     link?.releaseDrainWaiters();
+    this.host.reset();
     this.setState('disconnected');
   }
 

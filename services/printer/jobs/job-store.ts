@@ -7,7 +7,7 @@
  */
 import { conflict, notFound } from '../../shared/errors.ts';
 import { openDb, type Db, type Param } from '../../shared/db.ts';
-import type { FilePrintStats, HistoryEntry, JobInfo, JobState } from '../../shared/ipc.ts';
+import type { FilePrintStats, HistoryEntry, JobEvent, JobInfo, JobState } from '../../shared/ipc.ts';
 import type { ExtrusionState } from './filament.ts';
 
 /** Where to continue: the first command not acknowledged, and the machine state the file had set up by then. */
@@ -66,6 +66,8 @@ const MIGRATIONS = [
    ALTER TABLE jobs ADD COLUMN filament_estimate_mm REAL;
    ALTER TABLE jobs ADD COLUMN extrusion TEXT;
    CREATE INDEX jobs_file ON jobs(file, id);`,
+  // What the firmware said during the job: host prompts, answers, notifications, action commands.
+  `ALTER TABLE jobs ADD COLUMN events TEXT;`,
 ];
 
 interface Row {
@@ -73,6 +75,7 @@ interface Row {
   lines_total: number; bytes_total: number; lines_sent: number; bytes_sent: number;
   resume: string | null; started_at: string; ended_at: string | null;
   user: string | null; printer_name: string | null; filament_mm: number; filament_estimate_mm: number | null; extrusion: string | null;
+  events: string | null;
 }
 
 const toRecord = (r: Row): JobRecord => ({
@@ -87,6 +90,7 @@ const toRecord = (r: Row): JobRecord => ({
   ...(r.printer_name ? { printerName: r.printer_name } : {}),
   filamentEstimateMm: r.filament_estimate_mm,
   ...(r.extrusion ? { extrusion: JSON.parse(r.extrusion) as ExtrusionState } : {}),
+  ...(r.events ? { events: JSON.parse(r.events) as JobEvent[] } : {}),
 });
 
 const seconds = (from: string, to: string) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
@@ -155,9 +159,9 @@ export class JobStore {
     const now = new Date().toISOString();
     // Values are taken now, not when the statement runs: the record keeps changing meanwhile.
     const params = [j.state, j.reason ?? null, j.lines_sent, j.bytes_sent, j.resume ? JSON.stringify(j.resume) : null, j.ended_at ?? null, now,
-      j.filament_mm ?? 0, j.extrusion ? JSON.stringify(j.extrusion) : null, j.id];
+      j.filament_mm ?? 0, j.extrusion ? JSON.stringify(j.extrusion) : null, j.events?.length ? JSON.stringify(j.events) : null, j.id];
     await this.serial(() => this.db.run(
-      `UPDATE jobs SET state=?, reason=?, lines_sent=?, bytes_sent=?, resume=?, ended_at=?, updated_at=?, filament_mm=?, extrusion=? WHERE id=?`, params));
+      `UPDATE jobs SET state=?, reason=?, lines_sent=?, bytes_sent=?, resume=?, ended_at=?, updated_at=?, filament_mm=?, extrusion=?, events=? WHERE id=?`, params));
     if (this.opts.historyMax && (j.state === 'done' || j.state === 'cancelled' || j.state === 'failed')) await this.prune({ keep: this.opts.historyMax });
   }
 

@@ -1,14 +1,17 @@
 /**
  * Response parsers: one firmware line → one typed Response. Marlin formats (DESIGN.md):
  * `ok`, `ok N<n> P<planner> B<buffer>` (ADVANCED_OK), `ok T:..` (M105), `Resend: N` / `rs N`,
- * `echo:busy: processing`, `echo:Unknown command: "…"`, `wait`, `Error:…`, `!!`, temperature autoreports, `FIRMWARE_NAME:…`, `Cap:NAME:0|1`.
+ * `echo:busy: processing`, `echo:Unknown command: "…"`, `wait`, `Error:…`, `!!`, temperature autoreports, `FIRMWARE_NAME:…`, `Cap:NAME:0|1`,
+ * host action commands `//action:…` (host-actions.ts).
  */
 import type { Temperatures } from '../../shared/ipc.ts';
+import { parseHostAction, type HostAction } from './host-actions.ts';
 
 export type Response =
   | { type: 'ok'; lastN?: number; planner?: number; buffer?: number; temperatures?: Temperatures }
   | { type: 'resend'; line: number }
-  | { type: 'busy' }
+  /** `forUser`: Marlin's KEEPALIVE_STATE PAUSED_FOR_USER / PAUSED_FOR_INPUT (M0/M1, M600): it waits for a click, M108 or M876. */
+  | { type: 'busy'; forUser?: boolean }
   | { type: 'wait' }
   | { type: 'error'; message: string; fatal: boolean }
   | { type: 'temperatures'; temperatures: Temperatures }
@@ -16,15 +19,23 @@ export type Response =
   | { type: 'capability'; name: string; enabled: boolean }
   | { type: 'start' }
   | { type: 'unknown-command'; command: string }
+  | { type: 'action'; action: HostAction }
+  | { type: 'action-malformed'; line: string; problem: string }
   | { type: 'other'; line: string };
 
 /**
  * Errors that do not halt the firmware: line errors come with a Resend (Marlin's "checksum mismatch",
  * "Line Number is not Last Line Number+1", Repetier's "expected line N got M", "Missing checksum");
  * Marlin's "Probing Failed" ends G28/G29 without kill() (only "Printer halted. kill() called!" after it
- * would). Anything else is treated as a halt, as OctoPrint does.
+ * would); RepRapFirmware's rejection of one command (below). Anything else is treated as a halt, as OctoPrint does.
  */
 const NOT_FATAL = /checksum|line ?number|expected line|format error|probing failed/i;
+/**
+ * RepRapFirmware answers a command it rejects with "Error: G1: insufficient axes homed" (the command, a
+ * colon, the reason: GCodes::HandleReply) and carries on; its halts ("Heater 1 fault", "Emergency stop")
+ * name no command.
+ */
+const REJECTED_COMMAND = /^[GMT]\d+(?:\.\d+)?: /;
 
 export function parseTemperatures(line: string): Temperatures | undefined {
   const out: Temperatures = {};
@@ -48,11 +59,13 @@ export function parseResponse(line: string): Response {
   }
   const rs = /^(?:Resend|rs)[: ]\s*N?(\d+)/i.exec(line);
   if (rs) return { type: 'resend', line: Number(rs[1]) };
-  if (/^echo:\s*busy:/i.test(line)) return { type: 'busy' };
+  if (/^echo:\s*busy:/i.test(line)) return /paused for (user|input)/i.test(line) ? { type: 'busy', forUser: true } : { type: 'busy' };
+  const action = parseHostAction(line);
+  if (action) return action.ok ? { type: 'action', action: action.action } : { type: 'action-malformed', line, problem: action.problem };
   if (line === 'wait') return { type: 'wait' };
   if (/^Error:/i.test(line)) {
     const message = line.slice(6).trim();
-    return { type: 'error', message, fatal: !NOT_FATAL.test(message) };
+    return { type: 'error', message, fatal: !NOT_FATAL.test(message) && !REJECTED_COMMAND.test(message) };
   }
   if (line.startsWith('!!')) return { type: 'error', message: line.slice(2).trim() || 'firmware halted', fatal: true };
   if (line.startsWith('FIRMWARE_NAME:')) return { type: 'firmware', fields: parseFirmwareLine(line) };

@@ -8,6 +8,7 @@
  */
 import { arg, commandWord } from '../../shared/gcode.ts';
 import { parseNumbered } from '../protocol/gcode.ts';
+import { HostActionSim } from './host-actions-sim.ts';
 
 export interface SimOptions {
   baud: number;            // 0 = no throttling
@@ -33,6 +34,11 @@ export interface SimOptions {
   bootError?: string;
   /** A heated chamber: reported as C: and set by M141 (Marlin's HEATED_CHAMBER). */
   chamber?: boolean;
+  /** Marlin's HOST_ACTION_COMMANDS / HOST_PROMPT_SUPPORT (host-actions-sim.ts): M600, M0/M1, M25, M876 and `//action:` lines. */
+  hostActions?: boolean;
+  promptSupport?: boolean;
+  /** The PAUSED_FOR_USER keepalive interval (Marlin: 2000 ms). */
+  keepaliveMs?: number;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -81,6 +87,8 @@ export class MarlinSimulator {
    * that drives the nozzle into the print shows up here). Fault-injection tests check resumes against it.
    */
   readonly physical = { X: 0, Y: 0, Z: 0, minZ: Infinity };
+  /** Host actions, prompts and waits for the user; tests also call its menu*() and notify() (the printer's own buttons). */
+  readonly host: HostActionSim;
 
   constructor(opts: Partial<SimOptions>, private readonly send: (data: string) => void) {
     this.opts = { ...defaultSimOptions, ...opts };
@@ -88,6 +96,7 @@ export class MarlinSimulator {
     this.rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 0x100000000; };
     this.tempTimer = setInterval(() => this.heat(0.1), 100);
     this.tempTimer.unref();
+    this.host = new HostActionSim({ hostActions: !!this.opts.hostActions, promptSupport: !!this.opts.promptSupport, keepaliveMs: this.opts.keepaliveMs ?? 2000 }, (l) => this.reply(l));
   }
 
   /** Board reset (power-up or DTR): buffers cleared, line numbers forgotten. */
@@ -96,6 +105,7 @@ export class MarlinSimulator {
     this.halted = false; this.out = []; clearInterval(this.autoreport); this.autoreport = undefined;
     for (const h of Object.values(this.heaters)) h.target = 0;
     this.waitingHeat = null;
+    this.host.reset(); this.epLine = '';
     // A reset board boots absolute and unhomed at 0,0,0 while the head physically stays where it was.
     this.relative = false; this.pos = { X: 0, Y: 0, Z: 0, E: 0 };
     const boot = () => {
@@ -128,7 +138,7 @@ export class MarlinSimulator {
   /** Fault injection: the next command matching `match` never completes (a move stuck in the planner) — until a reset. One-shot. */
   stallAt(match: (cmd: string) => boolean): void { this.stallTrap = match; }
 
-  close(): void { clearTimeout(this.timer); clearInterval(this.tempTimer); clearInterval(this.autoreport); }
+  close(): void { clearTimeout(this.timer); clearInterval(this.tempTimer); clearInterval(this.autoreport); this.host.close(); }
 
   /** Bytes written by the host (they are "on the wire" from now on). */
   receive(data: Buffer): void {
@@ -164,13 +174,12 @@ export class MarlinSimulator {
     while (delivered < this.wireIn.length && (bt === 0 || this.wireClock + bt <= due)) {
       const b = this.wireIn[delivered++]!;
       this.wireClock += bt;
+      // Marlin's serial ISR feeds every byte to the emergency parser, stored or dropped (MarlinSerial store_rxd_char).
+      if (this.opts.emergencyParser) this.emergencyByte(b);
       if (this.rx.length >= this.opts.rxSize - 1) { this.stats.overflowBytes++; continue; }
       this.rx.push(b);
-      if (b === 10) {
-        if (this.opts.emergencyParser) this.emergencyScan();
-        // The firmware drains RX between bytes; a late timer must not turn into a fake overflow.
-        this.fillQueue();
-      }
+      // The firmware drains RX between bytes; a late timer must not turn into a fake overflow.
+      if (b === 10) this.fillQueue();
     }
     this.wireIn.splice(0, delivered);
     if (!this.wireIn.length && bt) this.wireClock = Math.max(this.wireClock, now);
@@ -200,12 +209,18 @@ export class MarlinSimulator {
     }
   }
 
-  private emergencyScan(): void {
-    const tail = Buffer.from(this.rx.slice(-24)).toString('latin1');
-    const m = /(?:^|[\s\n])(?:N\d+ )?(M112|M108|M410)\b[^\n]*\n$/.exec(tail);
+  private epLine = '';
+  private emergencyByte(b: number): void {
+    if (b !== 10) { this.epLine = (this.epLine + String.fromCharCode(b)).slice(-24); return; }
+    const tail = this.epLine + '\n';
+    this.epLine = '';
+    const m = /(?:^|[\s\n])(?:N\d+ )?(M112|M108|M410|M876)\b([^\n]*)\n$/.exec(tail);
     if (!m) return;
     if (m[1] === 'M112') this.kill('Printer halted. kill() called!');
-    if (m[1] === 'M108') this.waitingHeat?.();
+    if (m[1] === 'M108') { this.waitingHeat?.(); this.host.userContinue(); }
+    // Marlin's e_parser takes M876 S<n> only (feature/e_parser.h), as it arrives.
+    const s = m[1] === 'M876' ? /^\s*S(\d+)/.exec(m[2]!) : null;
+    if (s) this.host.respond(Number(s[1]));
   }
 
   private reply(line: string): void {
@@ -338,6 +353,7 @@ export class MarlinSimulator {
         this.reply(`Cap:AUTOREPORT_TEMP:${this.opts.autoreportTemp ? 1 : 0}`);
         this.reply(`Cap:EMERGENCY_PARSER:${this.opts.emergencyParser ? 1 : 0}`);
         this.reply(`Cap:ADVANCED_OK:${this.opts.advancedOk ? 1 : 0}`);
+        for (const cap of this.host.capLines()) this.reply(cap);
         return undefined;
       case 'M155': {
         clearInterval(this.autoreport); this.autoreport = undefined;
@@ -346,7 +362,13 @@ export class MarlinSimulator {
         return undefined;
       }
       case 'M112': this.kill('Printer halted. kill() called!'); return undefined;
-      case 'M82': case 'M83': case 'M84': case 'M106': case 'M107': case 'M400': case 'M108': case 'M410': return undefined;
+      case 'M0': case 'M1': case 'M600': case 'M25': case 'M876': case 'M108': case 'M117': {
+        // From the queue; with an emergency parser M108 and M876 S already acted when they arrived.
+        if (this.opts.emergencyParser && (word === 'M108' || (word === 'M876' && /\bS\d/.test(cmd)))) return undefined;
+        const r = this.host.run(word, cmd);
+        return r === 'done' ? undefined : r;
+      }
+      case 'M82': case 'M83': case 'M84': case 'M106': case 'M107': case 'M400': case 'M410': return undefined;
       default:
         if (/^[GMT]\d*$/.test(word)) return undefined;
         this.reply(`echo:Unknown command: "${cmd}"`);

@@ -10,6 +10,7 @@ import { AppError, badRequest } from '../../shared/errors.ts';
 import type { PrinterInfo } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Route } from '../route-types.ts';
+import { isNumber, isObject, num } from '../control/values.ts';
 import { isOperational, notOperational, on, stateFlags, temperatureHistory, temperatures, type Ctx } from './state.ts';
 
 const P = '/:printer/api';
@@ -29,16 +30,6 @@ function commandOf(ctx: Ctx, valid: Record<string, readonly string[]>): { comman
   return { command, data };
 }
 
-/**
- * A number G-code can carry as plain decimals. OctoPrint takes any int or float (and booleans, which
- * Python counts as ints); values beyond a million would need exponent notation no firmware reads.
- */
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1e6;
-
-/** As Python prints it in the G-code (`X10`, `E-2.5`), never with an exponent. */
-const num = (v: number): string => (Number.isInteger(v) ? String(v) : String(Number(v.toFixed(5))));
-
-const isObject = (v: unknown): v is Body => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** OctoPrint's valid_boolean_trues (octoprint/settings), case-insensitive. */
 const isTrue = (v: unknown): boolean => v === true || v === 1 || (typeof v === 'string' && ['true', 'yes', 'y', '1'].includes(v.toLowerCase()));
@@ -63,6 +54,14 @@ function isPrinting(p: PrinterInfo): boolean {
 
 async function send(ctx: Ctx, p: PrinterInfo, lines: string[]): Promise<void> {
   for (const gcode of lines) await ctx.deps.printer.call('printers.command', { id: p.id, gcode });
+}
+
+/**
+ * Moves and extrusion go as one control action: the printer service queues the lines together and refuses
+ * them itself if a job started since the check above (the same guard as PrintBox's control panel).
+ */
+async function sendMoves(ctx: Ctx, p: PrinterInfo, lines: string[]): Promise<void> {
+  await ctx.deps.printer.call('printers.control', { id: p.id, control: { action: 'gcode', lines } });
 }
 
 /**
@@ -113,8 +112,8 @@ async function printheadCommand(ctx: Ctx, p: PrinterInfo): Promise<void> {
   if (!isOperational(p) || (isPrinting(p) && command !== 'feedrate')) {
     throw new AppError('not_operational', 409, 'Printer is not operational or currently printing');
   }
-  if (command === 'jog') return send(ctx, p, jog(data));
-  if (command === 'home') return send(ctx, p, home(data));
+  if (command === 'jog') return sendMoves(ctx, p, jog(data));
+  if (command === 'home') return sendMoves(ctx, p, home(data));
   return send(ctx, p, [`M220 S${ratePercent(data.factor)}`]);
 }
 
@@ -163,7 +162,7 @@ async function toolCommand(ctx: Ctx, p: PrinterInfo): Promise<void> {
       if (!offsets.every(([, v]) => isOffset(v))) throw badRequest('invalid_offset', 'offsets contains invalid value');
       return refuseOffsets(offsets.map(([, v]) => v as number));
     }
-    case 'extrude': return send(ctx, p, extrude(p, data));
+    case 'extrude': return sendMoves(ctx, p, extrude(p, data));
     default: return send(ctx, p, [`M221 S${ratePercent(data.factor)}`]);
   }
 }

@@ -6,14 +6,16 @@
  */
 import type { PrinterEvent, PrinterInfo } from '../../shared/ipc.ts';
 import type { WebDeps } from '../deps.ts';
-import { jobEvents, printerEvents, tempSample, type PushEvent } from './push-state.ts';
+import { jobEvents, printerEvents, promptMessage, tempSample, type PushEvent } from './push-state.ts';
 
 export type HubMessage =
   | { kind: 'event'; event: PushEvent }
   /** something in `current` changed: state, job, progress */
   | { kind: 'changed' }
   | { kind: 'temps'; sample: Record<string, unknown> }
-  | { kind: 'log'; line: string };
+  | { kind: 'log'; line: string }
+  /** OctoPrint's plugin messages (sockjs.py on_plugin_message): `{"plugin": {"plugin": <id>, "data": …}}` */
+  | { kind: 'plugin'; plugin: string; data: unknown };
 
 export interface PushHub {
   /** Delivers `printerId`'s messages to `fn` until the returned function is called. */
@@ -62,6 +64,16 @@ export function createPushHub(deps: WebDeps): PushHub {
       case 'log':
         // OctoPrint's terminal lines: "Send: G28", "Recv: ok"
         emit(e.data.id, { kind: 'log', line: `${e.data.direction === 'sent' ? 'Send' : 'Recv'}: ${e.data.line}` });
+        return;
+      case 'prompt': {
+        const p = infos.get(e.data.id);
+        if (p) { const { prompt: _old, ...rest } = p; infos.set(e.data.id, e.data.prompt ? { ...rest, prompt: e.data.prompt } : rest); }
+        emit(e.data.id, { kind: 'plugin', plugin: 'action_command_prompt', data: promptMessage(e.data.prompt) });
+        return;
+      }
+      case 'notification':
+        // as OctoPrint's bundled action_command_notification plugin sends it
+        emit(e.data.id, { kind: 'plugin', plugin: 'action_command_notification', data: { message: e.data.text } });
         return;
       case 'removed':
         infos.delete(e.data.id);

@@ -4,7 +4,7 @@
  * _sendInitialStateUpdate) and the events a change of a PrinterInfo amounts to (octoprint/events.py
  * names, payloads as standard.py _payload_for_print_job_event builds them).
  */
-import type { JobInfo, PrinterInfo, Temperatures } from '../../shared/ipc.ts';
+import type { HostPrompt, JobInfo, PrinterInfo, Temperatures } from '../../shared/ipc.ts';
 import { activeJob, isOperational, printerState, stateText, temperatures } from './state.ts';
 
 export interface PushEvent { type: string; payload: unknown }
@@ -64,6 +64,15 @@ export function printerEvents(before: PrinterInfo | undefined, after: PrinterInf
   if (before && before.state !== 'disconnected' && after.state === 'disconnected') out.push({ type: 'Disconnected', payload: null });
   if (before && before.state !== 'error' && after.state === 'error') out.push({ type: 'Error', payload: { error: after.error ?? 'error', reason: 'firmware' } });
   return out;
+}
+
+/**
+ * A host prompt as OctoPrint's bundled action_command_prompt plugin pushes it (plugins/action_command_prompt
+ * _show_prompt / _close_prompt): `{"action": "show", "text", "choices"}` or `{"action": "close"}`. Clients
+ * answer through PrintBox's POST /api/printers/:id/prompt.
+ */
+export function promptMessage(p: HostPrompt | null): Record<string, unknown> {
+  return p ? { action: 'show', text: p.text, choices: p.choices } : { action: 'close' };
 }
 
 /** The part of `current` and `history` that is state, not backlog (StateMonitor.get_current_data). */

@@ -4,7 +4,7 @@
  * which OctoPod, OctoApp and FDM Monster use. The protocol follows octoprint/server/util/sockjs.py:
  * `connected` on open; `{"auth": "<user>:<session>"}` from the client (the session key of a passive
  * POST /api/login, push-auth.ts); then `history` once and `current` at most every 500 ms × the client's
- * `{"throttle": n}`, and `event` on state changes. A socket that is not authenticated gets only
+ * `{"throttle": n}`, `event` on state changes and `plugin` messages (host prompts, notifications). A socket that is not authenticated gets only
  * `connected` (OctoPrint holds everything else back without the STATUS permission) and is closed after
  * AUTH_TIMEOUT_MS; an authenticated one ends with its credential (logout, key revoked or expired, role
  * changed): `reauthRequired` and close.
@@ -23,7 +23,7 @@ import { defaultPrinterInfo } from './default-printer.ts';
 import { jobStateOf } from './job.ts';
 import { PUSH_ACCESS, redeemPushSession, type PushGrant } from './push-auth.ts';
 import { createPushHub, type HubMessage, type PushHub } from './push-hub.ts';
-import { statePart, tempSample } from './push-state.ts';
+import { promptMessage, statePart, tempSample } from './push-state.ts';
 import { OCTOPRINT_VERSION } from './routes.ts';
 
 /**
@@ -201,6 +201,7 @@ function openSocket(conn: sockjs.Connection, deps: WebDeps, hub: PushHub): void 
     if (m.kind === 'event') send('event', { type: m.event.type, payload: m.event.payload });
     else if (m.kind === 'temps') { temps.push(m.sample); temps = temps.slice(-MAX_BACKLOG); dirty = true; }
     else if (m.kind === 'log') { logs.push(m.line); logs = logs.slice(-MAX_BACKLOG); dirty = true; }
+    else if (m.kind === 'plugin') send('plugin', { plugin: m.plugin, data: m.data });
     else dirty = true;
   };
 
@@ -251,6 +252,8 @@ function openSocket(conn: sockjs.Connection, deps: WebDeps, hub: PushHub): void 
     if (closed || mine !== session || !s) return;
     const p = hub.info(printerId);
     send('history', { ...s, temps: p ? [tempSample(p.temperatures, now())] : [], logs: [], messages: [], serverTime: now() / 1000 });
+    // A prompt already open when the client connects (OctoPrint's client asks the plugin's GET for it).
+    if (p?.prompt) send('plugin', { plugin: 'action_command_prompt', data: promptMessage(p.prompt) });
     tick = setTimeout(() => void sendCurrent(), BASE_INTERVAL_MS * throttle);
   }
 

@@ -22,14 +22,18 @@ import { isOperational, notOperational, on, printerState, temperatureHistory, te
 export const OCTOPRINT_VERSION = '1.11.0';
 const P = '/:printer/api';
 
-/** OctoPrint's default printer profile (octoprint/printer/profile.py), named after the printer. */
-function profile(p: PrinterInfo) {
+/**
+ * OctoPrint's printer profile (octoprint/printer/profile.py) made from PrintBox's profile of the printer
+ * (docs/printers.md "Printer profile"), named after the printer.
+ */
+async function profile(ctx: Ctx, p: PrinterInfo) {
+  const { profile: pb } = await ctx.deps.printer.call('printers.profile', { id: p.id });
   return {
     id: '_default', name: p.name || p.id, model: p.name || 'Generic RepRap Printer', color: 'default', current: true, default: true,
-    volume: { width: 200, depth: 200, height: 200, formFactor: 'rectangular', origin: 'lowerleft', custom_box: false },
-    heatedBed: 'B' in p.temperatures, heatedChamber: 'C' in p.temperatures,
-    extruder: { count: Math.max(1, Object.keys(p.temperatures).filter((k) => /^T\d+$/.test(k)).length), offsets: [[0, 0]], nozzleDiameter: 0.4, sharedNozzle: false, defaultExtrusionLength: 5 },
-    axes: { x: { speed: 6000, inverted: false }, y: { speed: 6000, inverted: false }, z: { speed: 200, inverted: false }, e: { speed: 300, inverted: false } },
+    volume: { ...pb.volume, formFactor: 'rectangular', origin: 'lowerleft', custom_box: false },
+    heatedBed: pb.heatedBed, heatedChamber: pb.heatedChamber,
+    extruder: { count: pb.extruders, offsets: Array.from({ length: pb.extruders }, () => [0, 0]), nozzleDiameter: 0.4, sharedNozzle: false, defaultExtrusionLength: 5 },
+    axes: pb.axes,
   };
 }
 
@@ -135,7 +139,7 @@ const serverRoutes: Route<WebDeps>[] = [
     }),
   },
   { method: 'get', path: `${P}/settings`, access: 'printers.read', handler: on(settings) },
-  { method: 'get', path: `${P}/printerprofiles`, access: 'printers.read', handler: on((_ctx, p) => ({ profiles: { _default: profile(p) } })) },
+  { method: 'get', path: `${P}/printerprofiles`, access: 'printers.read', handler: on(async (ctx, p) => ({ profiles: { _default: await profile(ctx, p) } })) },
 ];
 
 const printerRoutes: Route<WebDeps>[] = [

@@ -15,6 +15,7 @@ import { auditRoutes } from './audit.ts';
 import { userRoutes } from './users.ts';
 import { cloudRoutes } from './cloud.ts';
 import { printerRoutes } from './printers.ts';
+import { controlRoutes } from './control.ts';
 import { fileRoutes } from './files.ts';
 import { eventRoutes } from './events.ts';
 import { octoprintAppKeyRoutes } from './octoprint-appkeys.ts';
@@ -32,6 +33,7 @@ export const routes: Route<WebDeps>[] = [
   ...userRoutes,
   ...cloudRoutes,
   ...printerRoutes,
+  ...controlRoutes,
   ...fileRoutes,
   ...eventRoutes,
   ...octoprintAppKeyRoutes,

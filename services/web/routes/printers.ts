@@ -54,6 +54,16 @@ export const printerRoutes: Route<WebDeps>[] = [
       return deps.printer.call('printers.command', { id: id(req.params), gcode });
     },
   },
+  // Answering the firmware's prompt (M876 / M108) lets a paused print go on: whoever may pause and resume may answer.
+  {
+    method: 'post', path: '/printers/:id/prompt', access: 'jobs.control',
+    handler: ({ req, deps, principal }) => {
+      const b = body(req.body);
+      if (typeof b.prompt !== 'number' || !Number.isSafeInteger(b.prompt) || b.prompt < 1) throw badRequest('bad_prompt_id', 'prompt must be the id of the open prompt (GET /api/printers/:id → prompt.id)');
+      if (typeof b.choice !== 'number' || !Number.isSafeInteger(b.choice)) throw badRequest('bad_choice', 'choice must be a whole number: the button, counted from 0');
+      return deps.printer.call('printers.prompt.answer', { id: id(req.params), promptId: b.prompt, choice: b.choice, ...who(principal) });
+    },
+  },
   { method: 'post', path: '/printers/:id/emergency-stop', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.emergencyStop', { id: id(req.params) }) },
   // A reset re-probes the board (bootloader + baud autodetect): allow far more than the default timeout.
   { method: 'post', path: '/printers/:id/reconnect', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.reconnect', { id: id(req.params) }, 60_000) },

@@ -7,6 +7,8 @@ export class ApiError extends Error {
   readonly code: string;
   /** Seconds from Retry-After, when the server sent one. */
   readonly retryAfter?: number;
+  /** The error's details, e.g. `errors`: every problem of a rejected profile or macro. */
+  details?: Record<string, unknown>;
 
   constructor(status: number, code: string, message: string, retryAfter?: number) {
     super(message);
@@ -31,12 +33,16 @@ export function parseRetryAfter(raw: string | null): number | undefined {
 export async function errorFrom(status: number, text: string, retryAfter: string | null): Promise<ApiError> {
   let code = `http_${status}`;
   let message = text && text.length < 300 && !text.trimStart().startsWith('<') ? text : `Request failed (${status})`;
+  let details: Record<string, unknown> | undefined;
   try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
     if (body.error?.code) code = body.error.code;
     if (body.error?.message) message = body.error.message;
+    details = body.error?.details;
   } catch { /* not JSON: keep the generic message */ }
-  return new ApiError(status, code, message, parseRetryAfter(retryAfter));
+  const e = new ApiError(status, code, message, parseRetryAfter(retryAfter));
+  if (details) e.details = details;
+  return e;
 }
 
 export interface RequestOptions {

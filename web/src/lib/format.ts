@@ -64,6 +64,7 @@ export const stateLabel: Record<string, string> = {
  */
 const REASONS: Record<string, string> = {
   user: 'Paused by a user; the head is parked away from the print.',
+  firmware: 'The printer paused itself (filament change or a question on its screen) and parked the head; it resumes once its question is answered.',
   disconnect: 'The printer was disconnected (USB cable or power). Reconnect it, check the print, then resume: X and Y are homed again first.',
   'service-restart': 'PrintBox restarted during the print. Check the print, then resume: X and Y are homed again first.',
   'firmware-reset': 'The printer board restarted during the print. Check the print, then resume: X and Y are homed again first.',

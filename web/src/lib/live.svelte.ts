@@ -4,10 +4,15 @@
  * polling GET /api/printers so it still works, just less promptly.
  */
 import { get, message } from './api.ts';
-import type { JobInfo, PrinterInfo, Temperatures } from './types.ts';
+import type { HostPrompt, JobInfo, PrinterInfo, Temperatures } from './types.ts';
 
 export interface Sample { t: number; temps: Temperatures }
 export interface LogLine { dir: 'sent' | 'received'; line: string }
+/** A firmware notification (`//action:notification`), shown as a toast. */
+export interface Notice { key: number; printer: string; text: string; at: string }
+
+const MAX_NOTICES = 5;
+let noticeKey = 0;
 
 const HISTORY_MS = 5 * 60_000;
 const MAX_LOG = 300;
@@ -23,6 +28,8 @@ export const live = $state({
   error: '',
   /** Goes up on every `files` event (an upload or delete anywhere): screens listing files fetch them again. */
   filesVersion: 0,
+  /** Newest last; the toasts remove themselves (components/HostPrompt.svelte). */
+  notifications: [] as Notice[],
 });
 
 function record(id: string, temps: Temperatures | undefined): void {
@@ -62,7 +69,9 @@ export function apply(event: string, data: unknown): void {
     }
     case 'printer': {
       const p = data as PrinterInfo;
-      live.printers[p.id] = { ...live.printers[p.id], ...p };
+      const next = { ...live.printers[p.id], ...p };
+      if (!p.prompt) delete next.prompt; // absent = no open prompt, not "unchanged"
+      live.printers[p.id] = next;
       record(p.id, p.temperatures);
       break;
     }
@@ -75,6 +84,15 @@ export function apply(event: string, data: unknown): void {
       break;
     }
     case 'job': setJob(data as JobInfo); break;
+    case 'prompt': {
+      const p = live.printers[d.id as string];
+      if (p) { if (d.prompt) p.prompt = d.prompt as HostPrompt; else delete p.prompt; }
+      break;
+    }
+    case 'notification':
+      live.notifications.push({ key: ++noticeKey, printer: d.id as string, text: String(d.text), at: String(d.at) });
+      if (live.notifications.length > MAX_NOTICES) live.notifications.splice(0, live.notifications.length - MAX_NOTICES);
+      break;
     case 'files': live.filesVersion++; break;
     // The web lost (or regained) printer.sock; the stream itself stays open.
     case 'service': live.error = d.up ? '' : 'The printer service is not running; it is restarted automatically.'; break;
@@ -119,7 +137,7 @@ function openStream(): void {
   const es = new EventSource('/api/events');
   source = es;
   es.onopen = () => { live.mode = 'live'; stopPolling(); };
-  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log', 'service', 'files']) {
+  for (const name of ['snapshot', 'printer', 'removed', 'temperatures', 'job', 'log', 'service', 'files', 'prompt', 'notification']) {
     es.addEventListener(name, (e) => apply(name, JSON.parse((e as MessageEvent<string>).data)));
   }
   // Unnamed messages carrying {event, data} are accepted too.
@@ -153,6 +171,7 @@ export function disconnectLive(): void {
   live.printers = {};
   live.history = {};
   live.logs = {};
+  live.notifications = [];
   live.loaded = false;
   live.error = '';
 }

@@ -1,5 +1,8 @@
 /** Wire types shared with the services (type-only: nothing from services/ ends up in the bundle). */
-export type { PrinterInfo, JobInfo, HistoryEntry, Temperatures, Temperature, PrinterState, JobState } from '../../../services/shared/ipc.ts';
+export type { PrinterInfo, JobInfo, HistoryEntry, Temperatures, Temperature, PrinterState, JobState, PrinterProfile, HostPrompt, JobEvent } from '../../../services/shared/ipc.ts';
+
+/** GET /api/macros (services/web/control/macros.ts). */
+export interface Macro { name: string; description: string; gcode: string; permission: string; whilePrinting: boolean }
 
 export interface Session { user: string; method: 'pam' | 'cloud' | 'local' | 'apikey'; role: string }
 
