@@ -12,7 +12,7 @@ async function idle(rig: Rig) {
   return rig.manager.get(p.id);
 }
 
-test('the last ok is lost while autoreports arrive every 50 ms: the poll recovers it and the job is done', { timeout: 30_000 }, async () => {
+test('the last ok is lost while autoreports arrive every 50 ms: the poll recovers it, the user is told, and the job is done', { timeout: 30_000 }, async () => {
   const rig = await createRig({ baud: 115_200, latencyMs: 2, autoreportMs: 50 }, { okTimeoutMs: 500 });
   try {
     const printer = await idle(rig);
@@ -24,6 +24,9 @@ test('the last ok is lost while autoreports arrive every 50 ms: the poll recover
     assert.equal(job.state, 'done');
     assert.equal(job.lines_sent, 200);
     assert.equal(rig.vp.sim.stats.lostOks, 1);
+    // the wait was not silent: told once when it began, once when the printer answered, kept with the job
+    assert.deepEqual(job.events?.filter((e) => e.kind === 'notification').map((e) => e.text.replace(/:.*/, '')),
+      ['The printer stopped answering', 'The printer answers again']);
   } finally { await rig.close(); }
 });
 

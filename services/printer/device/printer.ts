@@ -59,6 +59,8 @@ export class Printer {
   /** Terminal commands whose `ok` has not arrived yet (sender command ids). */
   private readonly terminalIds = new Set<number>();
   private reconnecting = false;
+  /** No ok came within the ok timeout and none has come since (onStall). */
+  private stalled = false;
 
   constructor(private readonly deps: PrinterDeps) {
     this.name = deps.id;
@@ -121,10 +123,11 @@ export class Printer {
       port: found.port, okTimeoutMs: this.deps.okTimeoutMs ?? 5000, rxBytes: this.deps.rxBytes ?? 128,
       onJobAcked: (line) => this.jobs.onAcked(line),
       onDrained: () => this.jobs.onDrained(),
-      onTimeout: () => this.deps.log.warn('no answer from firmware; polling with M105', { id: this.id }),
+      onTimeout: () => this.onStall(),
       onFailed: (f) => this.onLinkFailed(f),
     });
     this.link = link;
+    this.stalled = false;
     this.terminalIds.clear(); // ids of a previous connection's sender
     this.setState('connecting');
     found.port.onLine((line) => this.onLine(line));
@@ -208,8 +211,28 @@ export class Printer {
     this.setState('error');
   }
 
+  /**
+   * No ok within the ok timeout: the sender polls with M105 and resends or gives up (sender.ts). The user is
+   * told once per stall, and again when the printer answers, so a wait is never silent; the job keeps both.
+   */
+  private onStall(): void {
+    this.deps.log.warn('no answer from firmware; polling with M105', { id: this.id });
+    if (this.stalled) return;
+    this.stalled = true;
+    this.tell('The printer stopped answering: PrintBox is asking it with M105 and will resend or stop the job');
+  }
+
+  private tell(text: string): void {
+    this.deps.emit({ event: 'notification', data: { id: this.id, text, at: new Date().toISOString() } });
+    this.jobs.note({ kind: 'notification', text });
+  }
+
   private onLine(line: string): void {
     const r: Response = parseResponse(line);
+    if (this.stalled && (r.type === 'ok' || r.type === 'busy')) {
+      this.stalled = false;
+      this.tell('The printer answers again');
+    }
     switch (r.type) {
       case 'ok': if (r.temperatures) this.setTemperatures(r.temperatures); break;
       case 'temperatures': this.setTemperatures(r.temperatures); break;
