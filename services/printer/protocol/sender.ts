@@ -100,6 +100,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   /** An M110 is in flight: nothing is numbered until the firmware confirmed the new count. */
   private renumbering = false;
   private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
   private cmdId = 0;
   private pendingJob: Tag | undefined;
   private stopped = false;
@@ -316,9 +317,12 @@ export class Sender extends EventEmitter<SenderEvents> {
   private armTimer(restart: boolean): void {
     if (this.stopped || (!this.inflight.length && !this.swallowOks)) { clearTimeout(this.timer); this.timer = undefined; return; }
     if (this.timer && !restart) return;
-    clearTimeout(this.timer);
     const head = this.inflight[0];
     const ms = head && LONG_RUNNING.has(commandWord(cmdOf(head.tag))) ? this.longOkTimeoutMs : this.okTimeoutMs;
+    // Restarted on every ok: re-arm the running timer instead of allocating one per line.
+    if (this.timer && ms === this.timerMs) { this.timer.refresh(); return; }
+    clearTimeout(this.timer);
+    this.timerMs = ms;
     this.timer = setTimeout(() => { this.timer = undefined; this.onTimeout(); }, ms);
   }
 

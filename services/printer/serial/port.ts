@@ -4,6 +4,7 @@
  */
 import { SerialPort } from 'serialport';
 import { LineSplitter } from '../protocol/line-splitter.ts';
+import { directBinding } from './direct-io.ts';
 
 export interface PortLike {
   write(data: string): void;
@@ -17,7 +18,10 @@ export type OpenPort = (path: string, baudRate: number) => Promise<PortLike>;
 
 export const openSerialPort: OpenPort = (path, baudRate) => new Promise((resolve, reject) => {
   // hupcl: dropping DTR on close resets AVR boards, which is what users expect after a disconnect.
-  const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: true });
+  // `binding` is not in SerialPort's option type but it passes it on to SerialPortStream, which takes it:
+  // direct-io.ts reads and writes without a thread-pool round trip per line.
+  const options = { path, baudRate, autoOpen: false, hupcl: true, binding: directBinding };
+  const port = new SerialPort(options);
   port.open((err) => {
     if (err) return reject(err);
     // ASYNC_LOW_LATENCY: ftdi_sio then drops its latency timer from 16 ms to 1 ms, so every `ok` reaches us
