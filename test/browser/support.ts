@@ -86,6 +86,10 @@ export function testHost(): TestHost {
   release();
   ip('netns', 'add', netns);
   try {
+    // No IPv6 in the namespace: otherwise eth0's link-local address appears a moment after the link comes up
+    // (duplicate address detection), chromium's network-change notifier sees it, and the first page load
+    // fails with net::ERR_NETWORK_CHANGED.
+    ip('netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
     ip('addr', 'add', '198.51.100.1/30', 'dev', hostIf);
     ip('link', 'set', hostIf, 'up');
