@@ -41,6 +41,17 @@ export interface Rig {
   close(): Promise<void>;
 }
 
+/** Polls fn every 25 ms until it returns something truthy (the rigs' waitFor). */
+export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { okTimeoutMs?: number; resumeTimeoutMs?: number; probeTimeoutMs?: number } = {}): Promise<Rig> {
   const dir = tempDir('rig');
   const link = path.join(dir, 'vp-1');
@@ -57,15 +68,6 @@ export async function createRig(sim: Partial<VirtualPrinterOptions>, printer: { 
   const events: PrinterEvent[] = [];
   manager.events.on('event', (e) => events.push(e));
   await manager.start();
-  const waitFor = async <T>(fn: () => T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   const jobEnd = (id: string, timeoutMs = 40_000) => waitFor(() => { const j = manager.get(id).job; return j && j.state !== 'printing' && j; }, timeoutMs, `${id}: job end`);
   return {
     dir, vp, manager, files, store, events, waitFor, jobEnd,

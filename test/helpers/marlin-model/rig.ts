@@ -11,7 +11,7 @@ import { JobStore, type JobRecord } from '../../../services/printer/jobs/job-sto
 import { PrinterManager } from '../../../services/printer/manager.ts';
 import type { Printer } from '../../../services/printer/device/printer.ts';
 import { openSerialPort } from '../../../services/printer/serial/port.ts';
-import { tempDir } from '../virtual-printer.ts';
+import { tempDir, waitFor } from '../virtual-printer.ts';
 import { ModelBoard } from './board.ts';
 import type { MarlinModel, ModelOptions } from './model.ts';
 
@@ -43,15 +43,6 @@ export async function createModelRig(model: Partial<ModelOptions>, printer: { ok
   const events: PrinterEvent[] = [];
   manager.events.on('event', (e) => events.push(e));
   await manager.start();
-  const waitFor = async <T>(fn: () => T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   return {
     board, model: board.model, manager, files, events, waitFor,
     async idle(timeoutMs = 15_000) {
