@@ -16,12 +16,15 @@ const LINES = gcodeLines(3000);
 const FILE = LINES.join('\n') + '\n';
 const moves = (executed: string[]) => executed.filter((c) => c.startsWith('G1 X'));
 
-const MODEL_CASES: Array<{ name: string; opts: Partial<ModelOptions>; stat?: FaultKind }> = [
+/** overflows: plain oks carry no line number, so a duplicated one is counted and the window outgrows the RX ring
+ *  until the firmware's resend request (for a line an extra ok "confirmed") sets the count right again. */
+const MODEL_CASES: Array<{ name: string; opts: Partial<ModelOptions>; stat?: FaultKind; overflows?: boolean }> = [
   { name: 'no fault, ADVANCED_OK', opts: { advancedOk: true } },
   { name: 'a corrupted byte in 1% of the lines (checksum mismatch → Resend: + ok)', opts: { faults: { corruptByte: 0.01 }, seed: 3 }, stat: 'corruptByte' },
   { name: 'a dropped byte in 1% of the lines', opts: { faults: { dropByte: 0.01 }, seed: 5 }, stat: 'dropByte' },
   { name: '0.5% of the oks dropped (no busy: the M105 poll recovers)', opts: { faults: { dropOk: 0.005 }, seed: 7 }, stat: 'dropOk' },
   { name: '0.5% of the oks duplicated, ADVANCED_OK (the ok names its line)', opts: { advancedOk: true, faults: { duplicateOk: 0.005 }, seed: 9 }, stat: 'duplicateOk' },
+  { name: '0.5% of the plain oks duplicated (the resend request takes back what they confirmed)', opts: { faults: { duplicateOk: 0.005 }, seed: 9 }, stat: 'duplicateOk', overflows: true },
   { name: 'a late `start` (2.5 s bootloader) after the reset on open', opts: { bootMs: 2500 } },
   { name: 'per-command latency 3 ms, BUFSIZE 8, ADVANCED_OK', opts: { latencyMs: 3, bufsize: 8, advancedOk: true, faults: { corruptByte: 0.005 }, seed: 11 } },
 ];
@@ -37,7 +40,7 @@ for (const c of MODEL_CASES) {
       assert.equal(job.state, 'done', `job ${job.state} ${job.reason ?? ''} ${printer.error ?? ''}`);
       assert.equal(job.lines_sent, LINES.length);
       assert.deepEqual(moves(rig.model.executed), LINES, 'every line executed exactly once, in file order');
-      assert.equal(rig.model.droppedBytes, 0, 'the send-ahead window never overflowed the 128-byte RX ring');
+      if (!c.overflows) assert.equal(rig.model.droppedBytes, 0, 'the send-ahead window never overflowed the 128-byte RX ring');
       if (c.stat) assert.ok(rig.model.stats[c.stat] > 3, `faults were injected (${c.stat}: ${rig.model.stats[c.stat]})`);
     } finally { await rig.close(); }
   });

@@ -1,7 +1,7 @@
 /**
  * The sender against scripted firmware transcripts (each response goes through parseResponse, as from
  * the port): lost oks while autoreports arrive, long-running commands, busy keepalives, resend requests
- * that repeat or point outside what is in flight, the ok of an unnumbered command, error classification.
+ * that repeat or point outside what is in flight or at lines duplicated oks confirmed, the ok of an unnumbered command, error classification.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -109,6 +109,20 @@ test('a resend request for a line already confirmed (numbering reset behind our 
   say('Error:Line Number is not Last Line Number+1, Last Line: 0', 'Resend: 1', 'ok');
   assert.equal(wire.length, before, 'G28 and the start G-code are not replayed');
   assert.equal(failed[0]?.code, 'line_numbering');
+});
+
+test('plain oks duplicated: a resend request for one of the last confirmed lines takes them back and resends from it', () => {
+  const { s, wire, acked, failed, say } = rig();
+  s.setSource(source(100));
+  for (let i = 0; i < 40; i++) say('ok');
+  say('ok', 'ok'); // one real ok and a duplicate: line 41 (N42) counted although the firmware only ran 40
+  assert.equal(acked.length, 42);
+  const before = wire.length;
+  say('Error:checksum mismatch, Last Line: 41', 'Resend: 42', 'ok');
+  assert.equal(failed.length, 0, 'not taken for a reset numbering');
+  assert.match(wire[before] ?? '', /^N42 G1 X41\*/, 'resent from the line the firmware asked for');
+  say(...Array.from({ length: 59 }, () => 'ok'));
+  assert.deepEqual([...new Set(acked)], Array.from({ length: 100 }, (_, i) => i), 'every line confirmed, the taken-back ones again');
 });
 
 test('M110 in the job renumbers: it waits for the lines before it, and later lines count from its N', () => {

@@ -20,6 +20,8 @@ export interface LinkDeps {
   onTimeout: () => void;
   /** The sender gave up (no answer to its polls, or line numbering it cannot trust): nothing more is sent. */
   onFailed: (f: SenderFailure) => void;
+  /** A job line the firmware could not read whole was not sent; the job must stop (the link stays up). */
+  onRefused: (line: JobLine, message: string) => void;
 }
 
 export class PrinterLink {
@@ -40,6 +42,7 @@ export class PrinterLink {
       this.failWaiters(new AppError('printer_failed', 503, f.message));
       deps.onFailed(f);
     });
+    this.sender.on('refused', (line, message) => deps.onRefused(line, message));
   }
 
   /** Numbering starts afresh (`N0 M110 N0`): a new connection. */

@@ -125,6 +125,7 @@ export class Printer {
       onDrained: () => this.jobs.onDrained(),
       onTimeout: () => this.onStall(),
       onFailed: (f) => this.onLinkFailed(f),
+      onRefused: (_line, message) => this.onLineRefused(message),
     });
     this.link = link;
     this.stalled = false;
@@ -272,6 +273,15 @@ export class Printer {
     for (const cmd of this.heatersOff()) this.link?.raw(cmd);
     this.error = f.message;
     this.setState('error');
+  }
+
+  /** A file line too long for the firmware: the job fails there, heaters off; the printer itself is fine. */
+  private onLineRefused(message: string): void {
+    this.deps.log.error('job line refused', { id: this.id, message });
+    this.tell(message);
+    this.jobs.fail('line-too-long');
+    for (const cmd of [...this.heatersOff(), 'M107']) this.link?.command(cmd);
+    this.setState('idle');
   }
 
   /** M104 S0 for every hotend, M140 S0, and M141 S0 when M105 reports a chamber (C:). */

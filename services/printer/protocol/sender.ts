@@ -18,59 +18,23 @@
  * was damaged again) or come from a stale copy still in the firmware's RX buffer; answering it at once
  * would flush the fresh burst (a resend storm), so it is answered when its line has not been confirmed by
  * the ok timeout — never left unanswered — at most maxResends times in a row. Only lines not yet confirmed
- * can be asked for (Marlin asks for its last accepted line + 1): a request for a confirmed line means the
- * firmware's numbering was reset behind our back (M110, a reset whose `start` we missed); one for a line
- * never sent is nonsense. Both stop the sender with an error instead of replaying old lines.
+ * can be asked for (Marlin asks for its last accepted line + 1): a request for one of the last few confirmed
+ * lines means plain oks were duplicated (unconfirm), for an older one that the firmware's numbering was reset
+ * behind our back (M110, a reset whose `start` we missed); one for a line never sent is nonsense. The last two
+ * stop the sender with an error instead of replaying old lines.
  *
- * Timeout: only an `ok` (or Marlin's `echo:busy:` keepalive) restarts the ok timer — temperature
- * autoreports, which PrintBox itself turns on (M155), must not hide a lost ok. When it expires we poll
- * with an unnumbered M105 (OctoPrint does the same); long-running commands get a longer wait; after
- * maxPolls unanswered polls the sender gives up with an error.
+ * Timeout: only an `ok` (or Marlin's `echo:busy:` keepalive) restarts the ok timer — temperature autoreports,
+ * which PrintBox turns on (M155), must not hide a lost ok. Then an unnumbered M105 polls (as OctoPrint does);
+ * long-running commands wait longer; after maxPolls unanswered polls the sender gives up with an error.
  */
 import { EventEmitter } from 'node:events';
 import { arg, commandWord } from '../../shared/gcode.ts';
 import { numbered } from './gcode.ts';
+import { LONG_RUNNING, MAX_WIRE_LINE, SEQUENCE_ERROR, UNCONFIRM_MAX } from './firmware-limits.ts';
 import type { Response } from './responses.ts';
+import type { Entry, FailureCode, JobLine, LineSource, SenderEvents, SenderOptions, Tag } from './sender-types.ts';
 
-export interface JobLine { cmd: string; index: number; byteEnd: number }
-/** Job lines pulled synchronously; 'wait' = not read from disk yet (call onReady), null = end of file. */
-export interface LineSource { next(): JobLine | 'wait' | null; onReady(fn: () => void): void }
-
-export type Tag = { kind: 'job'; line: JobLine } | { kind: 'cmd'; cmd: string; id: number } | { kind: 'raw'; cmd: string };
-/** n = -1: unnumbered. alias: the number the firmware asks for if it rejects this M110 (its old count). */
-interface Entry { n: number; wire: string; tag: Tag; alias?: number }
-
-export interface SenderOptions {
-  write: (data: string) => void;
-  okTimeoutMs?: number;
-  /** The wait for the ok of a long-running command (LONG_RUNNING). */
-  longOkTimeoutMs?: number;
-  /** Unanswered M105 polls before the sender gives up. */
-  maxPolls?: number;
-  /** Real resend requests for the same line in a row before the sender gives up. */
-  maxResends?: number;
-  rxBytes?: number;
-}
-
-export type FailureCode = 'no_response' | 'line_numbering' | 'resend_unknown' | 'resend_limit';
-export interface SenderFailure { code: FailureCode; message: string }
-
-export interface SenderEvents {
-  acked: [Tag];
-  drained: [];
-  timeout: [];
-  resend: [number];
-  /** The sender stopped: the firmware no longer answers, or its line numbering cannot be trusted. */
-  failed: [SenderFailure];
-}
-
-/**
- * Commands whose ok may legitimately take minutes: homing, probing/levelling, heating waits, PID tuning,
- * dwell, waiting for moves or the user. OctoPrint's "long running commands" list plus the heat waits.
- */
-const LONG_RUNNING = new Set(['G4', 'G28', 'G29', 'G30', 'G32', 'G33', 'G34', 'G35', 'G76', 'M109', 'M190', 'M191', 'M116', 'M303', 'M400', 'M600', 'M226', 'M0', 'M1']);
-/** Marlin's answer to a line that arrived out of sequence (and Repetier's): the duplicates after a rewind. */
-const SEQUENCE_ERROR = /line ?number is not|expected line/i;
+export type { FailureCode, JobLine, LineSource, SenderEvents, SenderFailure, SenderOptions, Tag } from './sender-types.ts';
 
 const cmdOf = (tag: Tag): string => (tag.kind === 'job' ? tag.line.cmd : tag.cmd);
 
@@ -81,6 +45,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   private readonly maxPolls: number;
   private readonly maxResends: number;
   private readonly rxBytes: number;
+  private readonly maxLineBytes: number;
   private slots = 1;
   private nextN = 1;
   private inflight: Entry[] = [];
@@ -97,6 +62,8 @@ export class Sender extends EventEmitter<SenderEvents> {
   private polls = 0;
   /** The number of the last numbered line an ok confirmed (-1: none since the last renumbering). */
   private lastAckedN = -1;
+  /** The last numbered lines an ok confirmed, newest last (see unconfirm). */
+  private confirmed: Entry[] = [];
   /** An M110 is in flight: nothing is numbered until the firmware confirmed the new count. */
   private renumbering = false;
   private timer: NodeJS.Timeout | undefined;
@@ -114,13 +81,14 @@ export class Sender extends EventEmitter<SenderEvents> {
     this.maxPolls = opts.maxPolls ?? 5;
     this.maxResends = opts.maxResends ?? 10;
     this.rxBytes = (opts.rxBytes ?? 128) - 1; // a ring buffer of N bytes holds N-1
+    this.maxLineBytes = opts.maxLineBytes ?? MAX_WIRE_LINE;
   }
 
   /** Starts numbering afresh (`N0 M110 N0`), forgetting everything in flight (after a connect or reset). */
   reset(): void {
     clearTimeout(this.timer); this.timer = undefined;
     this.inflight = []; this.resendQueue = []; this.swallowOks = 0; this.polls = 0;
-    this.lastResend = -1; this.dupBudget = 0; this.lastAckedN = -1; this.owed = -1; this.repeat = { n: -1, count: 0 }; this.lineError = ''; this.stopped = false;
+    this.lastResend = -1; this.dupBudget = 0; this.lastAckedN = -1; this.confirmed = []; this.owed = -1; this.repeat = { n: -1, count: 0 }; this.lineError = ''; this.stopped = false;
     // The probe's unnumbered `M110 N0` left the firmware expecting line 1: a rejected N0 is asked for as 1.
     this.nextN = 1;
     this.sendM110({ kind: 'cmd', cmd: 'M110 N0', id: ++this.cmdId });
@@ -233,7 +201,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   private ack(): void {
     const e = this.inflight.shift();
     if (!e) return;
-    if (e.n >= 0) this.lastAckedN = e.n;
+    if (e.n >= 0) { this.lastAckedN = e.n; this.confirmed.push(e); if (this.confirmed.length > UNCONFIRM_MAX) this.confirmed.shift(); }
     if (e.n === this.repeat.n) this.repeat = { n: -1, count: 0 };
     if (e.n === this.owed) this.owed = -1;
     if (commandWord(cmdOf(e.tag)) === 'M110') this.renumbering = false;
@@ -247,6 +215,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     const real = this.lineError !== '' && !SEQUENCE_ERROR.test(this.lineError);
     this.lineError = '';
     if (n === this.lastResend && this.dupBudget > 0) { this.dupBudget--; if (real) this.owed = n; return; }
+    if (this.unconfirm(n)) { this.rewind([...this.inflight, ...this.resendQueue].filter((e) => e.n >= 0), n); return; }
     const pending = [...this.inflight, ...this.resendQueue].filter((e) => e.n >= 0);
     const from = pending.findIndex((e) => e.n === n || e.alias === n);
     if (from < 0) {
@@ -258,6 +227,20 @@ export class Sender extends EventEmitter<SenderEvents> {
     }
     if (real && this.tooManyRepeats(n)) return;
     this.rewind(pending.slice(from), n);
+  }
+
+  /**
+   * Marlin asks for its last accepted line + 1, so a request for one of the last few lines we counted as
+   * confirmed means plain oks were duplicated (they carry no number: duplicate() cannot see them) and
+   * confirmed lines the firmware never took. Those go back to pending and are sent again; a request for an
+   * older line is a reset numbering, not this.
+   */
+  private unconfirm(n: number): boolean {
+    const at = this.confirmed.findIndex((e) => e.n === n);
+    if (at < 0) return false;
+    this.inflight.unshift(...this.confirmed.splice(at));
+    this.lastAckedN = this.confirmed.at(-1)?.n ?? -1;
+    return true;
   }
 
   /** Counts real requests for the same line (each after a damaged copy of it); true when it gave up. */
@@ -355,6 +338,7 @@ export class Sender extends EventEmitter<SenderEvents> {
         continue;
       }
       const wire = numbered(this.nextN, cmdOf(tag));
+      if (tag.kind === 'job' && wire.length > this.maxLineBytes) { this.refuse(tag.line, wire.length); break; }
       if (!this.fits(wire.length)) break;
       this.take(tag);
       this.transmit({ n: this.nextN++, wire, tag });
@@ -372,6 +356,11 @@ export class Sender extends EventEmitter<SenderEvents> {
     return this.pendingJob;
   }
 
+  private refuse(line: JobLine, bytes: number): void {
+    this.source = null; this.pendingJob = undefined;
+    this.emit('refused', line, `Command ${line.index + 1} of the file is ${bytes} bytes long once numbered ("${line.cmd.slice(0, 40)}…"); the printer's firmware reads at most ${this.maxLineBytes} per line and would reject it again and again. It was not sent.`);
+  }
+
   private take(tag: Tag): void { if (tag.kind === 'job') this.pendingJob = undefined; else this.commands.shift(); }
 
   /** `N<k> M110 N<k>`: the same count at parse and at execution time; from here on lines count from k+1. */
@@ -380,6 +369,7 @@ export class Sender extends EventEmitter<SenderEvents> {
     const e: Entry = { n: k, wire: numbered(k, `M110 N${k}`), tag, alias: this.nextN };
     this.nextN = k + 1;
     this.renumbering = true;
+    this.confirmed = []; // numbers before the M110 may come again
     this.transmit(e);
   }
 

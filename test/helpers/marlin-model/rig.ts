@@ -25,12 +25,17 @@ export interface ModelRig {
   /** The printer once it is connected and idle. */
   idle(timeoutMs?: number): Promise<Printer>;
   jobEnd(id: string, timeoutMs?: number): Promise<JobRecord>;
+  /** The cable is pulled: the pty goes away (the service sees the port close). */
+  unplug(): Promise<void>;
+  /** A board with a fresh model (power-up) appears at the same path; `model`/`board` then name it. */
+  replug(opts?: Partial<ModelOptions>): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function createModelRig(model: Partial<ModelOptions>, printer: { okTimeoutMs?: number; probeTimeoutMs?: number } = {}): Promise<ModelRig> {
   const dir = tempDir('model');
-  const board = await ModelBoard.create(path.join(dir, 'vp-1'), model);
+  const link = path.join(dir, 'vp-1');
+  let board = await ModelBoard.create(link, model);
   const files = new FileStore(path.join(dir, 'files'));
   await files.init();
   const store = await JobStore.open(path.join(dir, 'printer.db'));
@@ -44,12 +49,14 @@ export async function createModelRig(model: Partial<ModelOptions>, printer: { ok
   manager.events.on('event', (e) => events.push(e));
   await manager.start();
   return {
-    board, model: board.model, manager, files, events, waitFor,
+    get board() { return board; }, get model() { return board.model; }, manager, files, events, waitFor,
     async idle(timeoutMs = 15_000) {
       const p = await waitFor(() => manager.list().find((x) => x.state === 'idle'), timeoutMs, 'printer idle');
       return manager.get(p.id);
     },
     jobEnd: (id, timeoutMs = 60_000) => waitFor(() => { const j = manager.get(id).job; return j && j.state !== 'printing' && j; }, timeoutMs, `${id}: job end`),
+    unplug: () => board.close(),
+    replug: async (opts = model) => { board = await ModelBoard.create(link, opts); },
     close: async () => { await manager.stop(); await board.close(); await store.close(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }

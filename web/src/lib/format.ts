@@ -74,6 +74,10 @@ const REASONS: Record<string, string> = {
   'emergency-stop': 'Stopped by the emergency stop. The printer must be reset before the next print.',
   'firmware-error': 'The printer firmware reported an error and halted (see the terminal). Check the printer before printing again.',
   'file-read-error': 'The G-code file could not be read to the end (storage error).',
+  'line-too-long': 'A line of the G-code file is longer than the printer firmware can read; it was not sent and the heaters were switched off. Shorten that line (the notification names it) and print again.',
+  'no-response': 'The printer stopped answering during the print. Check it and reconnect before printing again.',
+  'line-numbering': 'The printer lost count of the lines sent (it restarted unseen or got an M110); nothing was resent. Reconnect it before printing again.',
+  'resend-failed': 'The printer rejected the same line again and again (a noisy USB connection or cable). Reconnect it before printing again.',
   'resume-failed': 'Resuming did not finish: the printer did not confirm the resume moves in time. Check it, then resume again: X and Y are homed again first.',
 };
 
