@@ -100,7 +100,7 @@ test('RepRapFirmware 3.4 (Duet, Marlin emulation on USB): no reset on open, `FIR
   } finally { await rig.close(); }
 });
 
-test('Smoothieware (GcodeDispatch.cpp): `rs N<n>` with no ok after it; the job still ends done with every line once', { timeout: 60_000 }, async () => {
+test('Smoothieware (GcodeDispatch.cpp): `rs N<n>` with no ok after it; the job ends done with every line once and no stall', { timeout: 60_000 }, async () => {
   const rig = await createModelRig({ flavour: smoothie }, { okTimeoutMs: 400 });
   try {
     const file = gcodeLines(800);
@@ -110,6 +110,8 @@ test('Smoothieware (GcodeDispatch.cpp): `rs N<n>` with no ok after it; the job s
     assert.deepEqual(ran, file);
     assert.ok(said(rig, /^rs N\d+$/).length >= 1, 'asked to resend');
     assert.equal(said(rig, /^Error:/).length, 0);
+    const stalls = rig.events.filter((e) => e.event === 'notification' && /stopped answering/.test(e.data.text));
+    assert.equal(stalls.length, 0, 'no ok is waited for after `rs`: no stall, no M105 poll to recover');
   } finally { await rig.close(); }
 });
 

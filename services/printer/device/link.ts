@@ -55,6 +55,8 @@ export class PrinterLink {
   }
 
   command(cmd: string): number { return this.sender.command(cmd); }
+  /** What M115 said the firmware is: its resend request carries no ok (Smoothieware). */
+  firmware(name: string): void { this.sender.setResendOk(!/smoothie/i.test(name)); }
   nextAck(): Tag | undefined { return this.sender.nextAck; }
   raw(cmd: string): void { this.sender.raw(cmd); }
   /** Unnumbered, now, past the window, and its ok is expected in order (M108/M410, heater-off after a halt). */

@@ -240,6 +240,7 @@ export class Printer {
       case 'firmware':
         this.name = r.fields.MACHINE_TYPE || r.fields.FIRMWARE_NAME || this.name;
         this.extruders = Math.max(1, Number(r.fields.EXTRUDER_COUNT) || 1);
+        this.link?.firmware(r.fields.FIRMWARE_NAME ?? '');
         break;
       case 'capability': this.capabilities[r.name] = r.enabled; break;
       case 'error': if (r.fatal) this.onFirmwareError(r.message); break;

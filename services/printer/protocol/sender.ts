@@ -47,6 +47,7 @@ export class Sender extends EventEmitter<SenderEvents> {
   private readonly rxBytes: number;
   private readonly maxLineBytes: number;
   private slots = 1;
+  private resendOk = true;
   private nextN = 1;
   private inflight: Entry[] = [];
   private resendQueue: Entry[] = [];
@@ -96,6 +97,8 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   /** Firmware buffer size as learned from ADVANCED_OK. */
   setSlots(n: number): void { this.slots = Math.max(1, n); this.pump(); }
+  /** Marlin answers its resend request with an ok too; Smoothieware's `rs N` comes alone (GcodeDispatch.cpp). */
+  setResendOk(ok: boolean): void { this.resendOk = ok; }
   get inFlight(): number { return this.inflight.length; }
   /** What the next plain `ok` will acknowledge (undefined while oks of a resend are being swallowed). */
   get nextAck(): Tag | undefined { return this.swallowOks ? undefined : this.inflight[0]?.tag; }
@@ -211,7 +214,7 @@ export class Sender extends EventEmitter<SenderEvents> {
 
   private onResend(n: number): void {
     this.stats.resendRequests++;
-    this.swallowOks++;
+    if (this.resendOk) this.swallowOks++;
     const real = this.lineError !== '' && !SEQUENCE_ERROR.test(this.lineError);
     this.lineError = '';
     if (n === this.lastResend && this.dupBudget > 0) { this.dupBudget--; if (real) this.owed = n; return; }
