@@ -7,21 +7,17 @@
  * less CPU per line than printcore.
  * It also prints the bound no overflow-safe sender can beat (see safeBound) and PrintBox's share of it, because
  * with Marlin's default BUFSIZE 4 at 250000 baud that bound is below 90% of the wire.
- * Then the upload and metadata benchmark (bench/upload.ts) and login under load (bench/login.ts).
- * `npm run bench -- sender`, `-- upload` or `-- login` runs one part.
+ * Then the upload and metadata benchmark (bench/upload.ts), login under load (bench/login.ts), the camera
+ * proxy (bench/camera.ts) and streaming while a timelapse is encoded (bench/timelapse.ts).
+ * `npm run bench -- sender`, `-- upload`, `-- login`, `-- camera` or `-- timelapse` runs one part.
  * Env (bench only): BENCH_LINES (default 1500), BENCH_SKIP_PRONSOLE=1 (skips both peers).
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { numbered } from '../services/printer/protocol/gcode.ts';
-import { FileStore } from '../services/shared/files.ts';
-import type { PrinterApi } from '../services/shared/ipc.ts';
-import { IpcClient } from '../services/shared/ipc-transport.ts';
-import { tempDir, VirtualPrinter } from '../test/helpers/virtual-printer.ts';
+import { cameraBench } from './camera.ts';
 import { loginBench } from './login.ts';
-import { cpuSeconds } from './proc.ts';
-import { formatRow, runPeer, type Config, type SenderResult } from './sender-peers.ts';
+import { printbox } from './printbox-run.ts';
+import { formatRow, runPeer, type Config } from './sender-peers.ts';
+import { timelapseBench } from './timelapse.ts';
 import { uploadBench } from './upload.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1500);
@@ -45,47 +41,6 @@ function safeBound(c: Config, lineBytes: number): number {
   return Math.min(c.baud / 10 / lineBytes, (slots + Math.floor(127 / lineBytes)) / roundTripS);
 }
 
-/** PrintBox as deployed: the printer service in its own process, driven over printer.sock. */
-async function printbox({ baud, adv, bufsize, latency }: Config): Promise<SenderResult> {
-  const dir = tempDir('bench');
-  const vp = await VirtualPrinter.create({ link: path.join(dir, 'vp-1'), baud, latencyMs: latency, advancedOk: adv, bufsize });
-  const svc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../services/printer/main.ts')], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PRINTBOX_DATA_DIR: path.join(dir, 'data'), PRINTBOX_RUN_DIR: path.join(dir, 'run'),
-      PRINTBOX_SERIAL_PORTS: path.join(dir, 'vp-*'), PRINTBOX_BAUDRATES: String(baud), PRINTBOX_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  const client = new IpcClient<PrinterApi>({ path: path.join(dir, 'run', 'printer.sock'), service: 'printer' });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  try {
-    for (let i = 0; ; i++) {
-      try { if ((await client.call('printers.get', { id: 'vp-1' })).state === 'idle') break; } catch { /* starting */ }
-      if (i > 300) throw new Error('printer service did not connect');
-      await sleep(100);
-    }
-    await new FileStore(path.join(dir, 'data', 'files')).save('bench.gcode', file.join('\n') + '\n');
-    // CPU counts the whole service, including answering this loop's jobs.get every 10 ms and its own M105 poll;
-    // the same polling for 2 s while idle gives that share, printed beside the raw figure.
-    const i0 = performance.now(); const idle0 = cpuSeconds(svc.pid!);
-    while (performance.now() - i0 < 2000) { await client.call('jobs.get', { printerId: 'vp-1' }).catch(() => undefined); await sleep(10); }
-    const idlePerS = (cpuSeconds(svc.pid!) - idle0) / ((performance.now() - i0) / 1000);
-    const t0 = performance.now();
-    const cpu0 = cpuSeconds(svc.pid!);
-    await client.call('jobs.start', { printerId: 'vp-1', file: 'bench.gcode' });
-    for (;;) {
-      const j = await client.call('jobs.get', { printerId: 'vp-1' });
-      if (j.state !== 'printing') { if (j.state !== 'done') throw new Error(`job ${j.state}`); break; }
-      await sleep(10);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    return { rate: LINES / seconds, cpu: cpuSeconds(svc.pid!) - cpu0, lines: LINES, idleCpu: idlePerS * seconds };
-  } finally {
-    svc.kill('SIGTERM');
-    await new Promise((r) => (svc.exitCode !== null ? r(null) : svc.once('exit', r)));
-    await vp.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 // The issue's matrix (15 ms firmware latency), plus two rows that show what moves the bound: a larger BUFSIZE,
 // and the 1 ms reply latency of an FTDI adapter in low-latency mode (which PrintBox sets when it opens a port).
 const configs: Config[] = [
@@ -96,7 +51,7 @@ const configs: Config[] = [
 const parts = process.argv.slice(2);
 const want = (part: string) => parts.length === 0 || parts.includes(part);
 for (const c of want('sender') ? configs : []) {
-  const pb = await printbox(c);
+  const pb = await printbox(c, file);
   const pr = process.env.BENCH_SKIP_PRONSOLE ? null : await runPeer('pronsole', c, file);
   const one = process.env.BENCH_SKIP_PRONSOLE ? null : await runPeer('one-line', c, file);
   process.stdout.write(formatRow(c, { wire: c.baud / 10 / avgWireBytes, bound: safeBound(c, avgWireBytes), pb, pr, one }));
@@ -104,4 +59,6 @@ for (const c of want('sender') ? configs : []) {
 if (want('sender')) process.stdout.write(`\n${LINES} lines, avg ${avgWireBytes.toFixed(1)} bytes/line on the wire, RX buffer 128 B\n`);
 if (want('upload')) await uploadBench();
 if (want('login')) await loginBench();
+if (want('camera')) await cameraBench();
+if (want('timelapse')) await timelapseBench(file);
 process.exit(0);

@@ -19,6 +19,8 @@ const defaults: Record<string, string> = {
   PRINTBOX_HTTP_PORT: '8080',
   PRINTBOX_HTTPS_PORT: '8443',
   PRINTBOX_VIRTUAL_PRINTERS: '1',
+  // No camera units here: a camera is an ustreamer someone started on <data>/camera/<id>.sock.
+  PRINTBOX_CAMERA_DIR: path.join(data, 'camera'),
 };
 const env: NodeJS.ProcessEnv = { ...defaults, ...process.env };
 fs.mkdirSync(env.PRINTBOX_RUN_DIR!, { recursive: true });

@@ -229,6 +229,7 @@ export type PrinterEvent =
   | { event: 'removed'; data: { id: string } }                      // forgotten (no job to resume)
   | { event: 'temperatures'; data: { id: string; temperatures: Temperatures } }
   | { event: 'job'; data: JobInfo }                                 // progress, state change
+  | { event: 'layer'; data: { id: string; job: number; layer: number; z: number } } // a layer began (jobs/layers.ts)
   | { event: 'log'; data: { id: string; direction: 'sent' | 'received'; line: string } } // terminal
   | { event: 'prompt'; data: { id: string; prompt: HostPrompt | null } }            // a prompt opened (null: closed)
   | { event: 'notification'; data: { id: string; text: string; at: string } };      // `//action:notification`

@@ -12,6 +12,7 @@ import type { WebDeps } from './deps.ts';
 import { errorHandler, mountRoutes, type MountOptions } from './mount.ts';
 import { octoprintErrorBody, octoprintMount, octoprintRootMount, octoprintRootRoutes, octoprintRoutes, rootDispatch } from './octoprint/index.ts';
 import { routes as defaultRoutes } from './routes/index.ts';
+import { cameraMount, cameraStreamRoutes } from './camera/routes.ts';
 import type { Route } from './route-types.ts';
 import { sessionMiddleware } from './sessions/cookie.ts';
 
@@ -47,6 +48,9 @@ export function createApp(deps: WebDeps, routes: readonly Route<WebDeps>[] = def
   app.use('/api', tableRouter(deps, routes, {}));
   // OctoPrint-compatible API, one base URL per printer (contract.md "OctoPrint-compatible API").
   app.use('/octoprint', tableRouter(deps, octoprintRoutes, octoprintMount), errorHandler(deps.log, octoprintErrorBody));
+
+  // Camera streams: behind the credentials the OctoPrint API takes, since apps fetch them with their key.
+  app.use('/camera', tableRouter(deps, cameraStreamRoutes, cameraMount));
 
   serveUi(app, deps.config.staticDir);
   app.use(errorHandler(deps.log));

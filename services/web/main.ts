@@ -14,10 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { startService } from '../shared/service.ts';
 import { openDb } from '../shared/db.ts';
-import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
+import type { AuthApi, PrinterApi, PrinterEvent } from '../shared/ipc.ts';
+import type { Logger } from '../shared/log.ts';
 import { IpcClient } from '../shared/ipc-transport.ts';
 import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier } from '../shared/systemd.ts';
+import { Cameras } from './camera/cameras.ts';
+import { CameraSettingsStore } from './camera/settings.ts';
+import { systemdCameraUnits } from './camera/units.ts';
+import { TimelapseRecorder } from './timelapse/recorder.ts';
+import { TimelapseSettingsStore } from './timelapse/settings.ts';
+import { TimelapseStore } from './timelapse/store.ts';
 import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
 import type { WebDeps } from './deps.ts';
@@ -81,6 +88,8 @@ async function main(): Promise<void> {
     pam,
     streams,
     fileChanges: new EventEmitter<{ changed: [] }>().setMaxListeners(0), // one listener per open event stream
+    cameras: new Cameras(config.cameraDir, new CameraSettingsStore(config.dataDir)),
+    cameraUnits: systemdCameraUnits(config.cameraUnit, log.child('camera')),
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
     owner: cloudOwnerVerifier(cloud),
@@ -95,6 +104,7 @@ async function main(): Promise<void> {
     audit: security.audit,
     security,
   };
+  deps.timelapse = startTimelapse(deps, log.child('timelapse'));
   const app = createApp(deps);
 
   const bind = config.bind || undefined;
@@ -115,9 +125,25 @@ async function main(): Promise<void> {
   // not awaited: close() waits for keep-alive and event-stream connections that closeAllConnections ends
   shutdown.add('push sockets', () => push.close());
   shutdown.add('http servers', () => { for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); } });
+  shutdown.add('timelapse', () => deps.timelapse?.recorder.stop());
   shutdown.add('database', () => db.close());
   shutdown.add('session database', () => sessions.close());
   shutdown.handleSignals();
+}
+
+/** The recorder listens to every printer event (layers, job ends) for as long as the web runs. */
+function startTimelapse(deps: WebDeps, log: Logger): WebDeps['timelapse'] {
+  const settings = new TimelapseSettingsStore(deps.config.dataDir);
+  const store = new TimelapseStore(deps.config.dataDir);
+  const recorder = new TimelapseRecorder({
+    store, settings, cameras: deps.cameras, log,
+    // The printer's current job: the one asked about still runs, or it ended (another job or none now).
+    jobState: async (job, printerId) => { const j = await deps.printer.call('jobs.get', { printerId }); return j.id === job ? j.state : 'done'; },
+  });
+  // Not awaited: it may ask the printer service, which can start after the web.
+  recorder.start().catch((e: unknown) => log.warn('timelapse: start failed', { error: String(e) }));
+  deps.printer.subscribe('events.subscribe', (ev) => recorder.onEvent(ev as PrinterEvent));
+  return { settings, store, recorder };
 }
 
 function listen(server: http.Server | https.Server, port: number, host: string | undefined): Promise<void> {

@@ -164,10 +164,11 @@ test('heading anchors follow GitHub: punctuation dropped, spaces become dashes, 
 
 test('docs/api.md lists exactly the routes of the web route tables, with the same method and permission', async () => {
   // The table modules are imported, not an app started: each entry carries method, path and access.
-  // Two tables: PrintBox's own under /api, the OctoPrint-compatible one under /octoprint.
+  // Three tables: PrintBox's own under /api, the OctoPrint-compatible one under /octoprint, the camera streams.
   const { routes } = await import('../../services/web/routes/index.ts');
   const { octoprintRoutes } = await import('../../services/web/octoprint/index.ts');
-  const tables = [['/api', routes], ['/octoprint', octoprintRoutes]] as const;
+  const { cameraStreamRoutes } = await import('../../services/web/camera/routes.ts');
+  const tables = [['/api', routes], ['/octoprint', octoprintRoutes], ['/camera', cameraStreamRoutes]] as const;
   const code = new Map<string, string>(tables.flatMap(([prefix, table]) => table.map((r) => [`${r.method.toUpperCase()} ${prefix}${r.path}`, String(r.access)] as const)));
   assert.ok(routes.length > 10 && octoprintRoutes.length > 10, 'a route table looks empty');
 
@@ -176,7 +177,7 @@ test('docs/api.md lists exactly the routes of the web route tables, with the sam
   const documented = new Map<string, string>();
   const problems: string[] = [];
   for (const d of docs) {
-    if (!d.path.startsWith('/api/') && !d.path.startsWith('/octoprint/')) { problems.push(`docs/api.md:${d.line}: ${d.path} should be a full /api/… or /octoprint/… path`); continue; }
+    if (!/^\/(api|octoprint|camera)\//.test(d.path)) { problems.push(`docs/api.md:${d.line}: ${d.path} should be a full /api/…, /octoprint/… or /camera/… path`); continue; }
     const key = `${d.method} ${d.path}`;
     if (documented.has(key)) problems.push(`docs/api.md:${d.line}: ${key} is listed twice`);
     documented.set(key, d.permission);

@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { JobLine } from '../protocol/sender.ts';
 import { readMeta } from '../../shared/file-meta.ts';
 import { FilamentCounter } from '../jobs/filament.ts';
+import { LayerTracker } from '../jobs/layers.ts';
 import { BlockingSource } from '../jobs/blocking-source.ts';
 import { JobReader, countCommands } from '../jobs/job-reader.ts';
 import { toJobInfo, type JobRecord, type JobStore, type ResumePoint } from '../jobs/job-store.ts';
@@ -48,6 +49,7 @@ export class JobControl {
   private source: BlockingSource | undefined;
   private machine = new MachineState();
   private filament = new FilamentCounter();
+  private layers = new LayerTracker();
   private feeding = false;
   private lastJobEvent = 0;
   private lastCheckpoint = 0;
@@ -90,6 +92,7 @@ export class JobControl {
     });
     this.machine = new MachineState();
     this.filament = new FilamentCounter();
+    this.layers = new LayerTracker();
     await this.feed(0);
     return this.info()!;
   }
@@ -273,8 +276,11 @@ export class JobControl {
     job.lines_sent = line.index + 1;
     job.bytes_sent = line.byteEnd;
     job.progress = job.bytes_total ? job.bytes_sent / job.bytes_total : 0;
+    const e = this.machine.e;
     this.machine.apply(line.cmd);
     this.filament.apply(line.cmd);
+    const layer = this.layers.next(line.cmd, e, this.machine);
+    if (layer !== undefined) this.deps.emit({ event: 'layer', data: { id: this.deps.id, job: job.id, layer, z: this.machine.z! } });
     this.source?.onAcked();
     this.emitJob(false);
     void this.checkpoint(false);

@@ -46,6 +46,25 @@ function printerUuid(deps: WebDeps, id: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * The first camera (camera/), as OctoPrint's single webcam: absolute URLs on the address the client used, since
+ * apps fetch them directly (with their key). Without a camera webcamEnabled is false and clients show none
+ * (Home Assistant's camera platform checks it). OctoPrint has rotate90 (counter-clockwise) only.
+ */
+function webcam(ctx: Ctx) {
+  const id = ctx.deps.cameras?.ids()[0];
+  const s = id ? ctx.deps.cameras!.settings.get(id) : undefined;
+  const base = `https://${ctx.req.headers.host ?? 'localhost'}/camera/${id}`;
+  return {
+    webcamEnabled: !!id, timelapseEnabled: false, streamUrl: id ? `${base}/stream` : '', snapshotUrl: id ? `${base}/snapshot` : '',
+    snapshotSslValidation: true, bitrate: '10000k', flipH: s?.flipH ?? false, flipV: s?.flipV ?? false, rotate90: s?.rotate === 270,
+    streamRatio: s && isFourThree(s.resolution) ? '4:3' : '16:9',
+    streamTimeout: 5, ffmpegPath: '',
+  };
+}
+
+const isFourThree = (res: string) => { const [w, h] = res.split('x').map(Number); return w! * 3 === h! * 4; };
+
 /** The settings these clients read (Cura: feature, webcam, gcodeAnalysis, plugins; pyoctoprintapi: webcam, plugins.discovery). */
 function settings(ctx: Ctx, p: PrinterInfo) {
   return {
@@ -53,11 +72,7 @@ function settings(ctx: Ctx, p: PrinterInfo) {
     appearance: { name: p.name || p.id, color: 'default' },
     feature: { sdSupport: false, temperatureGraph: true, modelSizeDetection: false },
     gcodeAnalysis: { runAt: 'always' },
-    // No camera yet: clients then show none (Home Assistant's camera platform checks webcamEnabled).
-    webcam: {
-      webcamEnabled: false, timelapseEnabled: false, streamUrl: '', snapshotUrl: '', snapshotSslValidation: true,
-      bitrate: '10000k', flipH: false, flipV: false, rotate90: false, streamRatio: '16:9', streamTimeout: 5, ffmpegPath: '',
-    },
+    webcam: webcam(ctx),
     plugins: {
       discovery: {
         upnpUuid: printerUuid(ctx.deps, p.id), publicHost: null, publicPort: null, pathPrefix: null, httpUsername: null, httpPassword: null,

@@ -20,6 +20,8 @@ import { fileRoutes } from './files.ts';
 import { eventRoutes } from './events.ts';
 import { octoprintAppKeyRoutes } from './octoprint-appkeys.ts';
 import { octoprintSettingRoutes } from './octoprint-settings.ts';
+import { cameraApiRoutes } from '../camera/routes.ts';
+import { timelapseRoutes } from '../timelapse/routes.ts';
 
 export const routes: Route<WebDeps>[] = [
   ...healthRoutes,
@@ -38,4 +40,6 @@ export const routes: Route<WebDeps>[] = [
   ...eventRoutes,
   ...octoprintAppKeyRoutes,
   ...octoprintSettingRoutes,
+  ...cameraApiRoutes,
+  ...timelapseRoutes,
 ];

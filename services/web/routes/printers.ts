@@ -7,6 +7,7 @@ import { sanitizeName } from '../../shared/files.ts';
 import type { WebDeps } from '../deps.ts';
 import type { Principal } from '../permissions.ts';
 import type { Route } from '../route-types.ts';
+import { publicTimelapse } from '../timelapse/routes.ts';
 
 const body = (b: unknown): Record<string, unknown> => (b && typeof b === 'object' ? (b as Record<string, unknown>) : {});
 const id = (p: { id?: string | string[] }): string => {
@@ -69,7 +70,12 @@ export const printerRoutes: Route<WebDeps>[] = [
   { method: 'post', path: '/printers/:id/reconnect', access: 'printers.control', handler: ({ req, deps }) => deps.printer.call('printers.reconnect', { id: id(req.params) }, 60_000) },
   {
     method: 'get', path: '/jobs', access: 'jobs.read',
-    handler: ({ req, deps }) => deps.printer.call('jobs.history', { limit: Math.min(500, Number(req.query.limit) || 50) }),
+    handler: async ({ req, deps }) => {
+      const jobs = await deps.printer.call('jobs.history', { limit: Math.min(500, Number(req.query.limit) || 50) });
+      // Each job with its timelapse, when one was recorded.
+      const videos = new Map((deps.timelapse?.store.list() ?? []).map((t) => [t.job, publicTimelapse(t)]));
+      return jobs.map((j) => (videos.has(j.id) ? { ...j, timelapse: videos.get(j.id) } : j));
+    },
   },
   // Pruning the history is part of running the printers, not of administering the box: whoever may
   // start and cancel prints may clear their record.
