@@ -21,6 +21,12 @@ export async function openDb(file: string, migrations: string[]): Promise<Db> {
   const raw = await new Promise<sqlite3.Database>((resolve, reject) => {
     const d = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(d)));
   });
+  // One statement at a time on this connection. In node-sqlite3's default parallel mode a write could run
+  // between the steps of a read on the same connection, i.e. inside that read's snapshot; when another
+  // connection (the session store) has written since, SQLite refuses the upgrade with SQLITE_BUSY at once,
+  // without the busy timeout (it would deadlock otherwise): the likely cause of a logout that answered 500
+  // once in a full-suite run.
+  raw.serialize();
   let chain: Promise<unknown> = Promise.resolve();
   const db: Db = {
     run: (sql, params = []) => new Promise((resolve, reject) => {

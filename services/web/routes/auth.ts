@@ -109,8 +109,11 @@ export const authRoutes: Route<WebDeps>[] = [
   {
     method: 'post', path: '/auth/logout', access: 'public', bodyLimit: AUTH_BODY_LIMIT,
     handler: async ({ req, res, deps }) => {
-      await deps.security?.sessions.forget(req.sessionID);
+      // The session first: it is what must end. Its row in the session list is bookkeeping (listing prunes rows
+      // whose session is gone), so a database hiccup there is logged, not turned into a failed logout.
+      const sid = req.sessionID;
       await destroy(req);
+      await deps.security?.sessions.forget(sid).catch((e: unknown) => deps.log.warn('logout: session list not updated', { error: String(e) }));
       res.clearCookie(SESSION_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'strict' });
       return undefined;
     },
