@@ -37,6 +37,7 @@ export interface RecorderDeps {
 
 export class TimelapseRecorder {
   private sessions = new Map<number, Session>();
+  private decided = new Set<number>();
   private queue: number[] = [];
   private encoding: Promise<void> | undefined;
 
@@ -80,10 +81,14 @@ export class TimelapseRecorder {
       else s.paused = job.state === 'paused';
       return;
     }
-    if (job.state !== 'printing' || this.deps.store.get(job.id)) return;
+    // Decided at the job's first event seen while printing (they come 4 times a second), not at each: a print
+    // found without camera or with timelapses off is not picked up halfway when that changes.
+    if (ENDED.has(job.state)) { this.decided.delete(job.id); return; }
+    if (job.state !== 'printing' || this.decided.has(job.id)) return;
+    this.decided.add(job.id);
     const settings = this.deps.settings.get();
     const camera = this.camera();
-    if (!settings.enabled || !camera) return;
+    if (!settings.enabled || !camera || this.deps.store.get(job.id)) return;
     const info: TimelapseInfo = { job: job.id, printer: job.printerId, file: job.file, state: 'recording', frames: 0, created: new Date().toISOString() };
     await fsp.mkdir(this.deps.store.framesDir(job.id), { recursive: true });
     await this.deps.store.save(info);

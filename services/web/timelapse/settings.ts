@@ -44,10 +44,15 @@ export function timelapseProblems(body: Record<string, unknown>): string[] {
 
 export class TimelapseSettingsStore {
   private readonly file: string;
+  /** Read once: the recorder asks on every printer event, and only update() changes the file. */
+  private current: TimelapseSettings | undefined;
   constructor(dataDir: string) { this.file = path.join(dataDir, 'timelapse.json'); }
 
   get(): TimelapseSettings {
-    try { return { ...DEFAULT_TIMELAPSE, ...(JSON.parse(fs.readFileSync(this.file, 'utf8')) as Partial<TimelapseSettings>) }; } catch { return { ...DEFAULT_TIMELAPSE }; }
+    if (!this.current) {
+      try { this.current = { ...DEFAULT_TIMELAPSE, ...(JSON.parse(fs.readFileSync(this.file, 'utf8')) as Partial<TimelapseSettings>) }; } catch { this.current = { ...DEFAULT_TIMELAPSE }; }
+    }
+    return { ...this.current };
   }
 
   async update(change: Record<string, unknown>): Promise<TimelapseSettings> {
@@ -57,6 +62,7 @@ export class TimelapseSettingsStore {
     const tmp = `${this.file}.${process.pid}.tmp`;
     await fsp.writeFile(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o644 });
     await fsp.rename(tmp, this.file);
-    return next;
+    this.current = next;
+    return { ...next };
   }
 }
