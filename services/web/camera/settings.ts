@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest } from '../../shared/errors.ts';
+import { writeFileAtomic } from '../../shared/link/atomic.ts';
 
 export interface CameraSettings {
   /** WIDTHxHEIGHT, as ustreamer's --resolution. */
@@ -85,14 +86,8 @@ export class CameraSettingsStore {
     const next = { ...(all[id] ?? DEFAULT_SETTINGS), ...change } as CameraSettings;
     all[id] = next;
     await fsp.mkdir(this.envDir, { recursive: true, mode: 0o755 });
-    await writeAtomic(path.join(this.envDir, `${id}.env`), envFile(next));
-    await writeAtomic(this.file, JSON.stringify(all, null, 2) + '\n');
+    writeFileAtomic(path.join(this.envDir, `${id}.env`), envFile(next), { mode: 0o644 });
+    writeFileAtomic(this.file, JSON.stringify(all, null, 2) + '\n', { mode: 0o644 });
     return next;
   }
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, text, { mode: 0o644 });
-  await fsp.rename(tmp, file);
 }

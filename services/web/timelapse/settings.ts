@@ -4,9 +4,9 @@
  * frame rate and the disk quota all timelapses share. Validated as a whole: every problem in one 400.
  */
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest } from '../../shared/errors.ts';
+import { writeFileAtomic } from '../../shared/link/atomic.ts';
 import { CAMERA_ID } from '../camera/settings.ts';
 
 export interface TimelapseSettings {
@@ -59,9 +59,7 @@ export class TimelapseSettingsStore {
     const errors = timelapseProblems(change);
     if (errors.length) throw badRequest('invalid_timelapse_settings', `Invalid timelapse settings: ${errors.join('; ')}`, { errors });
     const next = { ...this.get(), ...change } as TimelapseSettings;
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await fsp.writeFile(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o644 });
-    await fsp.rename(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(next, null, 2) + '\n', { mode: 0o644 });
     this.current = next;
     return { ...next };
   }

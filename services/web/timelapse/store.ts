@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../shared/link/atomic.ts';
 
 export type TimelapseState = 'recording' | 'encoding' | 'ready' | 'failed';
 
@@ -45,10 +46,7 @@ export class TimelapseStore {
   get(job: number): TimelapseInfo | undefined { return this.list().find((t) => t.job === job); }
 
   async save(info: TimelapseInfo): Promise<void> {
-    const file = this.meta(info.job);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await fsp.writeFile(tmp, JSON.stringify(info) + '\n', { mode: 0o640 });
-    await fsp.rename(tmp, file);
+    writeFileAtomic(this.meta(info.job), JSON.stringify(info) + '\n', { mode: 0o640 });
   }
 
   async remove(job: number): Promise<void> {
