@@ -84,6 +84,7 @@ export function testHost(): TestHost {
     try { ip('link', 'del', hostIf); } catch { /* went with the namespace */ }
   };
   release();
+  removeOrphans(ip);
   ip('netns', 'add', netns);
   try {
     // No IPv6 in the namespace: otherwise eth0's link-local address appears a moment after the link comes up
@@ -98,6 +99,24 @@ export function testHost(): TestHost {
     ip('netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up');
   } catch (e) { release(); throw e; }
   return { netns, serverAddress: '198.51.100.1', release };
+}
+
+/**
+ * Every test host uses the same addresses, so a namespace left by a run that was killed before release()
+ * (its veth still holding 198.51.100.1) would break every later browser test on this machine. The pid in
+ * the name says whose it is; a namespace whose process is gone is deleted, its veth pair with it.
+ */
+function removeOrphans(ip: (...args: string[]) => Buffer): void {
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(/^pbtest\d+/gm) ?? [];
+  for (const name of names) {
+    const pid = Number(name.slice('pbtest'.length));
+    if (pid === process.pid || alive(pid)) continue;
+    try { ip('netns', 'del', name); } catch { /* removed by someone else meanwhile */ }
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Collects uncaught page errors and console errors so a test can assert the UI ran cleanly. */
