@@ -13,6 +13,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { BOUNDARY } from '../test/helpers/fake-ustreamer.ts';
+import { mjpegPartCounter } from '../test/helpers/mjpeg.ts';
 import { request, startWeb, tempDir, type WebServer } from '../test/helpers/web.ts';
 import { cpuSeconds } from './proc.ts';
 
@@ -23,8 +24,8 @@ interface Viewer { frames: number; close(): void }
 
 function watch(get: (onData: (c: Buffer) => void) => http.ClientRequest): Viewer {
   const v = { frames: 0, close: () => req.destroy() };
-  let tail = '';
-  const req = get((c) => { const t = tail + c.toString('latin1'); v.frames += t.split(`--${BOUNDARY}`).length - 1; tail = t.slice(-(BOUNDARY.length + 1)); });
+  const parts = mjpegPartCounter(BOUNDARY);
+  const req = get((c) => { parts.feed(c); v.frames = parts.parts; });
   req.on('error', () => undefined);
   return v;
 }

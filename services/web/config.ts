@@ -33,7 +33,6 @@ export const webSchema = {
   sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
   accountRecheckS: positive('PRINTBOX_ACCOUNT_RECHECK_S', 30, 'seconds between checks that a PAM session\'s account is unchanged (password, lock, groups)', 3600),
   cameraDir: str('PRINTBOX_CAMERA_DIR', '/run/printbox-camera', 'where each camera\'s ustreamer listens (<id>.sock); the web proxies them'),
-  cameraUnit: str('PRINTBOX_CAMERA_UNIT', '', 'systemd unit restarted (try-restart, %i = camera id) when a camera\'s capture settings change; empty = none'),
   ...securitySchema,
 } satisfies Schema;
 

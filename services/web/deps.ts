@@ -21,7 +21,6 @@ import type { Security } from './security/index.ts';
 import type { AccountCheck } from './account-check.ts';
 import type { SessionStreams } from './sessions/streams.ts';
 import type { Cameras } from './camera/cameras.ts';
-import type { CameraUnits } from './camera/units.ts';
 import type { TimelapseRecorder } from './timelapse/recorder.ts';
 import type { TimelapseSettingsStore } from './timelapse/settings.ts';
 import type { TimelapseStore } from './timelapse/store.ts';
@@ -72,8 +71,6 @@ export interface WebDeps {
   fileChanges?: EventEmitter<{ changed: [] }>;
   /** The ustreamer sockets and per-camera settings (camera/); without it no camera is listed. */
   cameras?: Cameras;
-  /** Restarts a camera's unit after a settings change; absent where systemd does not run the cameras. */
-  cameraUnits?: CameraUnits;
   /** Timelapse settings, videos and the recorder that feeds on printer events (timelapse/). */
   timelapse?: { settings: TimelapseSettingsStore; store: TimelapseStore; recorder: TimelapseRecorder };
   now?: () => number;

@@ -21,7 +21,6 @@ import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { Cameras } from './camera/cameras.ts';
 import { CameraSettingsStore } from './camera/settings.ts';
-import { systemdCameraUnits } from './camera/units.ts';
 import { TimelapseRecorder } from './timelapse/recorder.ts';
 import { TimelapseSettingsStore } from './timelapse/settings.ts';
 import { TimelapseStore } from './timelapse/store.ts';
@@ -89,7 +88,6 @@ async function main(): Promise<void> {
     streams,
     fileChanges: new EventEmitter<{ changed: [] }>().setMaxListeners(0), // one listener per open event stream
     cameras: new Cameras(config.cameraDir, new CameraSettingsStore(config.dataDir)),
-    cameraUnits: systemdCameraUnits(config.cameraUnit, log.child('camera')),
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
     owner: cloudOwnerVerifier(cloud),

@@ -13,6 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { BOUNDARY, JPEG, startFakeUstreamer, type FakeUstreamer } from '../helpers/fake-ustreamer.ts';
+import { mjpegPartCounter } from '../helpers/mjpeg.ts';
 import { request, spawnService, startWeb, tempDir, type Service, type WebServer } from '../helpers/web.ts';
 import { waitFor } from '../helpers/virtual-printer.ts';
 
@@ -35,19 +36,13 @@ function view(p: string, headers: Record<string, string>): Promise<Viewer> {
       headers: { Host: `127.0.0.1:${web.httpsPort}`, ...headers },
       servername: '', checkServerIdentity: (_h, cert) => tls.checkServerIdentity('127.0.0.1', cert),
     }, (res) => {
-      let bytes = 0; let counted = 0; let done = false;
+      let bytes = 0; let done = false;
       const ended = new Promise<void>((r) => res.on('close', () => { done = true; r(); }));
-      // Each frame arrives in one write of the camera, but a TLS record may split it: count boundaries, not chunks.
-      let tail = '';
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        const text = tail + c.toString('latin1');
-        counted += text.split(`--${BOUNDARY}`).length - 1;
-        tail = text.slice(-(BOUNDARY.length + 1));
-      });
+      const parts = mjpegPartCounter(BOUNDARY);
+      res.on('data', (c: Buffer) => { bytes += c.length; parts.feed(c); });
       resolve({
         status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''),
-        frames: () => counted, bytes: () => bytes, ended, isEnded: () => done,
+        frames: () => parts.parts, bytes: () => bytes, ended, isEnded: () => done,
         pause: () => res.pause(), close: () => req.destroy(),
       });
     });

@@ -12,25 +12,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFakeUstreamer, type FakeUstreamer } from '../helpers/fake-ustreamer.ts';
+import { layeredGcode } from '../helpers/layered-gcode.ts';
 import { startPrinterStack, type PrinterStack } from '../helpers/printer-stack.ts';
 import { request, startWeb } from '../helpers/web.ts';
 
 const ID = 'vp-1';
 const LAYERS = 6;
 
-/** LAYERS layers of a square, each travel with a 0.4 mm Z-hop and a retraction before it, as slicers write them. */
-function layered(): string {
-  const out = ['G90', 'M83', 'G28', 'G92 E0'];
-  for (let l = 1; l <= LAYERS; l++) {
-    const z = (l * 0.2).toFixed(2);
-    out.push(`;LAYER_CHANGE`, `G1 Z${z} F600`);
-    for (let i = 0; i < 4; i++) {
-      out.push('G1 E-0.8 F2400', `G1 Z${(l * 0.2 + 0.4).toFixed(2)} F600`, `G1 X${10 + i * 20} Y10 F6000`, `G1 Z${z} F600`, 'G1 E0.8 F2400');
-      for (let k = 0; k < 10; k++) out.push(`G1 X${10 + i * 20 + k} Y${10 + k} E0.05 F1500`);
-    }
-  }
-  return out.join('\n') + '\n';
-}
+const layered = () => layeredGcode(LAYERS);
 
 let stack: PrinterStack;
 let cam: FakeUstreamer | undefined;

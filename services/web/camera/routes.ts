@@ -43,11 +43,10 @@ export const cameraApiRoutes: Route<WebDeps>[] = [
     handler: async ({ req, deps }) => {
       const id = cameraId(req.params);
       const cams = camerasOf(deps);
-      const settings = await cams.settings.update(id, jsonObject(req.body));
-      // The capture settings are ustreamer's options: its unit restarts with them (a camera not plugged in
-      // takes them when it appears). Viewers reconnect; nothing else is disturbed.
-      if (cams.has(id)) await deps.cameraUnits?.restart(id);
-      return settings;
+      // The capture settings are ustreamer's options, written to its <id>.env: in the image a path unit
+      // restarts the camera's streamer when that file changes (a camera not plugged in takes them when it
+      // appears), so the web needs no say over systemd. Viewers reconnect; nothing else is disturbed.
+      return cams.settings.update(id, jsonObject(req.body));
     },
   },
 ];
