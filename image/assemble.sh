@@ -41,7 +41,7 @@ fi
 step "overlay, units, users"
 cp -a "$HERE/overlay/." "$rootfs/"
 install -m 644 "$ROOT/services/auth/printbox.pam" "$rootfs/etc/pam.d/printbox"   # one source for dev and image
-install -m 644 "$ROOT"/systemd/*.service "$ROOT"/systemd/*.socket "$ROOT"/systemd/*.target "$rootfs/usr/lib/systemd/system/"
+install -m 644 "$ROOT"/systemd/*.service "$ROOT"/systemd/*.socket "$ROOT"/systemd/*.path "$ROOT"/systemd/*.target "$rootfs/usr/lib/systemd/system/"
 echo printbox > "$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tprintbox\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$rootfs/etc/hosts"
 cat > "$rootfs/etc/fstab" <<'FSTAB'

@@ -45,6 +45,6 @@ if [ "${PRINTBOX_IMAGE_XZ:-1}" != 0 ]; then
     };
     fs.writeFileSync(xz.replace(/\.img\.xz$/, ".os_list.json"), JSON.stringify({ os_list: [entry] }, null, 2) + "\n");
   ' "$img" "$img.xz" "$(node -p 'require("./package.json").version')"
-  echo "image: compressed size $(( $(stat -c %s "$img.xz") / 1000000 )) MB (target ≤ 250 MB): $img.xz" >&2
+  echo "image: compressed size $(( $(stat -c %s "$img.xz") / 1000000 )) MB (target ≤ 400 MB): $img.xz" >&2
 fi
 echo "image: done in $((SECONDS - start)) s" >&2

@@ -41,7 +41,14 @@ async function main(): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     // Built like current stock Marlin configs: HOST_ACTION_COMMANDS and HOST_PROMPT_SUPPORT on (M600/M0 dialogs).
     for (let i = 1; i <= config.virtualPrinters; i++) {
-      virtuals.push(await VirtualPrinter.create({ link: path.join(dir, `virtual-${i}`), name: `PrintBox Virtual ${i}`, seed: i, latencyMs: 5, hostActions: true, promptSupport: true }));
+      // The pty bridge is python3's (not in the image): without it there is no virtual printer, but the real
+      // printers must still be served.
+      try {
+        virtuals.push(await VirtualPrinter.create({ link: path.join(dir, `virtual-${i}`), name: `PrintBox Virtual ${i}`, seed: i, latencyMs: 5, hostActions: true, promptSupport: true }));
+      } catch (e) {
+        log.error('virtual printer not started: it needs python3 for its pseudo-terminal', { printer: i, error: (e as Error).message });
+        break;
+      }
     }
     extra.push(path.join(dir, 'virtual-*'));
   }

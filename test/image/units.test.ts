@@ -1,6 +1,6 @@
 /**
  * The unit files in systemd/: they parse without unknown or invalid settings, and
- * `systemd-analyze security --offline=true` rates printbox-web and printbox-printer at exposure ≤ 2.5.
+ * `systemd-analyze security --offline=true` rates printbox-web, printbox-printer and the camera unit at exposure ≤ 2.5.
  * Runs on the host's systemd; assemble.sh repeats the security check with the image's own systemd.
  */
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { exec } from './qemu.ts';
 
 const DIR = path.resolve(import.meta.dirname, '../../systemd');
-const units = fs.readdirSync(DIR).filter((f) => /\.(service|socket|target)$/.test(f));
+const units = fs.readdirSync(DIR).filter((f) => /\.(service|socket|path|target)$/.test(f));
 
 test('every unit parses cleanly', async () => {
   assert.ok(units.length >= 7, `units: ${units.join(' ')}`);
@@ -22,7 +22,7 @@ test('every unit parses cleanly', async () => {
   assert.deepEqual(problems, []);
 });
 
-for (const unit of ['printbox-web.service', 'printbox-printer.service', 'printbox-auth.service']) {
+for (const unit of ['printbox-web.service', 'printbox-printer.service', 'printbox-auth.service', 'printbox-camera@.service']) {
   test(`${unit} exposure`, async () => {
     const out = await exec('systemd-analyze', ['security', '--offline=true', '--no-pager', path.join(DIR, unit)]);
     const level = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(out.stdout)?.[1]);

@@ -87,6 +87,34 @@ describe('CONTRACT "Processes and units" (systemd/)', () => {
     assert.match(conf, /^u printbox\s/m);
     assert.match(conf, /^u printbox-printer\s/m);
     assert.match(conf, /^m printbox-printer dialout$/m);
+    assert.match(conf, /^u printbox-camera\s/m);
+    assert.match(conf, /^m printbox\s+printbox-camera$/m);
+  });
+
+  test('printbox-camera@.service: user printbox-camera in video, no network, video devices only, its socket where the web looks; udev starts it for capture nodes; a settings change restarts it', () => {
+    const u = readUnit('printbox-camera@.service');
+    assert.equal(last(u, 'Service', 'User'), 'printbox-camera');
+    assert.ok(words(u, 'Service', 'SupplementaryGroups').includes('video'));
+    assert.equal(last(u, 'Service', 'PrivateNetwork'), 'yes');
+    assert.deepEqual(words(u, 'Service', 'RestrictAddressFamilies'), ['AF_UNIX']);
+    assert.equal(last(u, 'Service', 'DevicePolicy'), 'closed');
+    assert.deepEqual(u.Service?.DeviceAllow, ['char-video4linux rw']);
+    assert.ok(words(u, 'Unit', 'BindsTo').includes('dev-%i.device'), 'stops when the device goes');
+    const exec = last(u, 'Service', 'ExecStart') ?? '';
+    assert.match(exec, /^\/usr\/bin\/ustreamer --device=\/dev\/%i /);
+    assert.ok(exec.includes(`--unix=${webSchema.cameraDir.default}/%i.sock`), `socket in PRINTBOX_CAMERA_DIR's default: ${exec}`);
+    assert.ok(!/--(host|port)\b/.test(exec), 'no TCP listener');
+    assert.ok(exec.endsWith('$PRINTBOX_CAMERA_ARGS'));
+    assert.equal(last(u, 'Service', 'EnvironmentFile'), '-/var/lib/printbox/cameras/%i.env');
+    const web = readUnit('printbox-web.service');
+    assert.ok(words(web, 'Service', 'SupplementaryGroups').includes(last(u, 'Service', 'Group')!), 'the web may connect to the sockets');
+    const p = readUnit('printbox-camera-settings@.path');
+    assert.equal(last(p, 'Path', 'PathChanged'), '/var/lib/printbox/cameras/%i.env');
+    assert.equal(last(p, 'Path', 'Unit'), 'printbox-camera-restart@%i.service');
+    assert.equal(last(readUnit('printbox-camera-restart@.service'), 'Service', 'ExecStart'), '/usr/bin/systemctl try-restart printbox-camera@%i.service');
+    const rule = src('image/overlay/etc/udev/rules.d/70-printbox-camera.rules');
+    assert.match(rule, /^ACTION!="remove", SUBSYSTEM=="video4linux", ENV\{ID_V4L_CAPABILITIES\}=="\*:capture:\*", TAG\+="systemd", ENV\{SYSTEMD_WANTS\}\+="printbox-camera@%k\.service"$/m);
+    assert.match(src('image/overlay/usr/lib/tmpfiles.d/printbox.conf'), /^d \/run\/printbox-camera 0750 printbox-camera printbox-camera -$/m);
   });
 });
 
