@@ -105,12 +105,15 @@ export class IpcClient<A extends ApiMap> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const socket = net.createConnection(this.opts.path);
-      const down = () => new AppError('service_unavailable', 503, `The ${this.opts.service} service is not available`);
+      // The socket's own error code (ECONNREFUSED, ENOENT, EAGAIN…) goes into the message: "not available" alone
+      // does not tell a stopped service from a refused or dropped connection.
+      let cause = '';
+      const down = () => new AppError('service_unavailable', 503, `The ${this.opts.service} service is not available${cause}`);
       const timer = setTimeout(() => { socket.destroy(); reject(new AppError('service_timeout', 504, `The ${this.opts.service} service did not answer in time`)); }, timeoutMs);
       let settled = false;
       const finish = (fn: () => void) => { if (settled) return; settled = true; clearTimeout(timer); socket.end(); fn(); };
-      socket.on('error', () => finish(() => reject(down())));
-      socket.on('close', () => finish(() => reject(down())));
+      socket.on('error', (e: NodeJS.ErrnoException) => { cause = ` (${e.code ?? e.message})`; finish(() => reject(down())); });
+      socket.on('close', () => { cause ||= ' (connection closed before an answer)'; finish(() => reject(down())); });
       socket.on('connect', () => socket.write(JSON.stringify({ id, method, params }) + '\n'));
       onLines(socket, (line) => {
         let msg: Response<A, M>;

@@ -97,8 +97,22 @@ export function testHost(): TestHost {
     ip('netns', 'exec', netns, 'ip', 'addr', 'add', '198.51.100.2/30', 'dev', 'eth0');
     ip('netns', 'exec', netns, 'ip', 'link', 'set', 'eth0', 'up');
     ip('netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up');
+    // The kernel reports a veth's carrier (operstate "up") through its link-watch work, up to a second after
+    // `ip link set up` and later on a busy machine. A chromium started before that sees the link change
+    // under it and fails its first page load with net::ERR_NETWORK_CHANGED: start it on a settled link.
+    waitOperUp(() => execFileSync('ip', ['-n', netns, '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' }), `eth0 in ${netns}`);
+    waitOperUp(() => execFileSync('ip', ['-o', 'link', 'show', hostIf], { encoding: 'utf8' }), hostIf);
   } catch (e) { release(); throw e; }
   return { netns, serverAddress: '198.51.100.1', release };
+}
+
+function waitOperUp(show: () => string, what: string): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    if (/\bstate UP\b/.test(show())) return;
+    Atomics.wait(pause, 0, 0, 50);
+  }
+  throw new Error(`${what}: link not up after 10 s`);
 }
 
 /**

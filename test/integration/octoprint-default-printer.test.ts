@@ -142,7 +142,8 @@ test('push at /sockjs/websocket: the default printer\'s events, as FDM Monster o
     const started = await ws.next('event', (e) => e.type === 'PrintStarted');
     assert.equal(started.payload.name, 'root_push.gcode');
     await ws.next('current', (c) => c.state.text === 'Printing');
-    assert.equal((await s.octo('vp-2', 'api/job', { body: { command: 'cancel' } })).status, 204);
+    const cancel = await s.octo('vp-2', 'api/job', { body: { command: 'cancel' } });
+    assert.equal(cancel.status, 204, cancel.text);
     await ws.next('event', (e) => e.type === 'PrintCancelled');
     await s.stack.untilState('vp-2', 'idle');
     ws.ws.close();
