@@ -88,10 +88,13 @@ export function tail(file: string, lines = 60): string {
   try { return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no console log)'; }
 }
 
-/** Grows a (copied) SD card image to the next power of two, the only sizes QEMU's SD card model accepts. */
-export function growToPowerOfTwo(file: string): number {
+/**
+ * Grows a (copied) SD card image to a power of two, the only sizes QEMU's SD card model accepts, with at
+ * least `spare` bytes beyond the image so that the first boot has a card to grow the root file system into.
+ */
+export function growToPowerOfTwo(file: string, spare = 0): number {
   let size = 1;
-  while (size < fs.statSync(file).size) size *= 2;
+  while (size < fs.statSync(file).size + spare) size *= 2;
   fs.truncateSync(file, size);
   return size;
 }
