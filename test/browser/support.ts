@@ -92,6 +92,9 @@ export function testHost(): TestHost {
     // fails with net::ERR_NETWORK_CHANGED.
     ip('netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+    // Nor on this machine's end: its link-local address would appear a moment after the link comes up, in the
+    // namespace where the tests that browse as the device itself (127.0.0.1) run chromium — the same failure.
+    ip('link', 'set', hostIf, 'addrgenmode', 'none');
     ip('addr', 'add', '198.51.100.1/30', 'dev', hostIf);
     ip('link', 'set', hostIf, 'up');
     ip('netns', 'exec', netns, 'ip', 'addr', 'add', '198.51.100.2/30', 'dev', 'eth0');
