@@ -7,7 +7,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { CloudStore } from '../../services/cloud/store.ts';
 import { createCloudServer } from '../../services/cloud/server.ts';
 import { createLogger } from '../../services/shared/log.ts';
 import { cameraChecks } from './camera-checks.ts';
-import { boot, exec, freePort, tail, waitFor, type Vm } from './qemu.ts';
+import { boot, exec, freePort, guestRequest, tail, waitFor, type Vm } from './qemu.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../dist');
 const BOOT_OFFSET = 4 * 1024 * 1024; // image/assemble.sh: FAT32 boot partition at 4 MiB
@@ -34,25 +33,6 @@ let cloud: https.Server;
 const consoleLog = path.join(tmp, 'console.log');
 let vm: Vm | undefined;
 
-/** One HTTP(S) request to the forwarded guest port; the device's certificate is self-signed. */
-function request(url: string, opts: { method?: string; body?: unknown; cookie?: string } = {}) {
-  const u = new URL(url);
-  const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? https : http).request(u, {
-      method: opts.method ?? 'GET', rejectUnauthorized: false, timeout: 30_000,
-      headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}) },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 const api = (p: string) => `https://127.0.0.1:${ports.https}${p}`;
 
 /** Runs a command on the guest over SSH as the first-boot admin (password login, as a user would). */
@@ -147,7 +127,7 @@ before(async () => {
   vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
   try {
     await waitFor('SSH login with the first-boot account', 8 * 60_000, async () => (await ssh('true')) === '' ? true : undefined);
-    await waitFor('HTTPS /api/health', 5 * 60_000, async () => (await request(api('/api/health'))).status === 200 ? true : undefined);
+    await waitFor('HTTPS /api/health', 5 * 60_000, async () => (await guestRequest(api('/api/health'))).status === 200 ? true : undefined);
   } catch (e) {
     console.log(tail(consoleLog));
     throw e;
@@ -162,30 +142,30 @@ after(async () => {
 });
 
 test('HTTPS answers on the forwarded 443 with the health document', async () => {
-  const res = await request(api('/api/health'));
+  const res = await guestRequest(api('/api/health'));
   assert.equal(res.status, 200);
   assert.equal(JSON.parse(res.body).ok, true);
 });
 
 test('plain HTTP redirects to HTTPS', async () => {
-  const res = await request(`http://127.0.0.1:${ports.http}/`);
+  const res = await guestRequest(`http://127.0.0.1:${ports.http}/`);
   assert.ok([301, 302, 307, 308].includes(res.status), `status ${res.status}`);
   assert.match(String(res.headers.location), /^https:\/\//);
 });
 
 test('PAM login works with the first-boot admin account; a non-group account is refused', async () => {
-  const ok = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  const ok = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
   assert.equal(ok.status, 200, ok.body);
   assert.equal(JSON.parse(ok.body).method, 'pam');
   await sudo(`id ${other.user} >/dev/null 2>&1 || useradd -m ${other.user}; echo ${other.user}:${other.password} | chpasswd`);
-  const refused = await request(api('/api/auth/login'), { method: 'POST', body: { username: other.user, password: other.password } });
+  const refused = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: other.user, password: other.password } });
   assert.equal(refused.status, 401, refused.body);
-  const wrong = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: 'wrong-password' } });
+  const wrong = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: 'wrong-password' } });
   assert.equal(wrong.status, 401);
 });
 
 test("Raspberry Pi Imager's userconf.txt: that account signs in over HTTPS (PAM) and the file is consumed", async () => {
-  const res = await request(api('/api/auth/login'), { method: 'POST', body: { username: imager.user, password: imager.password } });
+  const res = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: imager.user, password: imager.password } });
   assert.equal(res.status, 200, res.body);
   assert.equal(JSON.parse(res.body).method, 'pam');
   assert.equal(await sudo('test -e /boot/firmware/userconf.txt && echo present || echo gone'), 'gone\n');
@@ -197,10 +177,10 @@ test('the device is linked to the cloud owner and the secrets are gone from prin
     return d.length ? d : undefined;
   });
   assert.equal(devices.length, 1);
-  const login = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  const login = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
   const cookie = String(login.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
   const state = await waitFor('GET /api/cloud linked', 60_000, async () => {
-    const res = await request(api('/api/cloud'), { cookie });
+    const res = await guestRequest(api('/api/cloud'), { cookie });
     const body = JSON.parse(res.body) as { state: string; owner?: unknown };
     return body.state === 'linked' ? body : undefined;
   });
@@ -276,7 +256,7 @@ test('idle RSS of the PrintBox services and the compressed image size', async ()
 
 test('after its idle exit, printbox-auth is started again by the next sign-in', async () => {
   assert.equal((await ssh('systemctl is-active printbox-auth.service || true')).trim(), 'inactive');
-  const ok = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+  const ok = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
   assert.equal(ok.status, 200, ok.body);
   assert.equal(JSON.parse(ok.body).method, 'pam');
   assert.equal((await ssh('systemctl is-active printbox-auth.service printbox-auth.socket || true')).trim(), 'active\nactive');
@@ -292,7 +272,7 @@ test('printbox-printer and printbox-web restart cleanly at the first attempt; ea
   assert.equal((await ssh('systemctl is-active printbox-printer printbox-web || true')).trim(), 'active\nactive');
   assert.deepEqual(await restarts(), before, 'no automatic restart after a failed start');
   await waitFor('HTTPS /api/health after the restart', 2 * 60_000, async () => {
-    try { return (await request(api('/api/health'))).status === 200 ? true : undefined; } catch { return undefined; }
+    try { return (await guestRequest(api('/api/health'))).status === 200 ? true : undefined; } catch { return undefined; }
   });
   assert.match(await owners(), /printer\.db printbox-printer/);
 });
@@ -302,7 +282,7 @@ cameraChecks({
   sudo,
   httpsPort: () => ports.https,
   login: async () => {
-    const res = await request(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
+    const res = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
     assert.equal(res.status, 200, res.body);
     return String(res.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
   },

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { mjpegPartCounter } from '../helpers/mjpeg.ts';
-import { waitFor } from './qemu.ts';
+import { guestRequest, waitFor } from './qemu.ts';
 
 export interface Guest {
   ssh(cmd: string): Promise<string>;
@@ -24,8 +24,7 @@ export interface Guest {
   login(): Promise<string>;
 }
 
-interface Reply { status: number; type: string; body: Buffer }
-interface Viewer { frames(): number; ended: Promise<void>; isEnded(): boolean; close(): void }
+interface Viewer { frames(): number; isEnded(): boolean; close(): void }
 
 /** ustreamer's multipart boundary (its /stream answer says so; checked below). */
 const BOUNDARY = 'boundarydonotcross';
@@ -33,24 +32,13 @@ const UNBIND = '/sys/bus/platform/drivers/vivid';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function cameraChecks(g: Guest): void {
-  const call = (method: string, path: string, opts: { cookie?: string; json?: unknown; raw?: Buffer; headers?: Record<string, string> } = {}) =>
-    new Promise<Reply>((resolve, reject) => {
-      const body = opts.json !== undefined ? Buffer.from(JSON.stringify(opts.json)) : opts.raw;
-      const req = https.request({
-        host: '127.0.0.1', port: g.httpsPort(), path, method, rejectUnauthorized: false, timeout: 60_000,
-        headers: { ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+  const call = async (method: string, path: string, opts: { cookie?: string; json?: unknown; headers?: Record<string, string> } = {}) => {
+    const r = await guestRequest(`https://127.0.0.1:${g.httpsPort()}${path}`, { method, body: opts.json, cookie: opts.cookie, headers: opts.headers, timeoutMs: 60_000 });
+    return { status: r.status, type: String(r.headers['content-type'] ?? ''), body: r.raw, text: r.body };
+  };
   const json = async (method: string, path: string, cookie: string, body?: unknown) => {
     const r = await call(method, path, { cookie, json: body });
-    return { status: r.status, body: JSON.parse(r.body.toString() || 'null') as unknown, text: r.body.toString() };
+    return { status: r.status, body: JSON.parse(r.text || 'null') as unknown, text: r.text };
   };
   const view = (path: string, cookie: string) => new Promise<Viewer>((resolve, reject) => {
     const req = https.get({ host: '127.0.0.1', port: g.httpsPort(), path, rejectUnauthorized: false, headers: { cookie } }, (res) => {
@@ -58,9 +46,9 @@ export function cameraChecks(g: Guest): void {
       assert.match(String(res.headers['content-type']), new RegExp(`multipart/x-mixed-replace;\\s*boundary=${BOUNDARY}`));
       const parts = mjpegPartCounter(BOUNDARY);
       let done = false;
-      const ended = new Promise<void>((r) => res.on('close', () => { done = true; r(); }));
+      res.on('close', () => { done = true; });
       res.on('data', (c: Buffer) => parts.feed(c));
-      resolve({ frames: () => parts.parts, ended, isEnded: () => done, close: () => req.destroy() });
+      resolve({ frames: () => parts.parts, isEnded: () => done, close: () => req.destroy() });
     });
     req.on('error', reject);
   });

@@ -7,10 +7,36 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { promisify } from 'node:util';
 
 export const exec = promisify(execFile);
+
+export interface GuestReply { status: number; headers: http.IncomingHttpHeaders; body: string; raw: Buffer }
+
+/** One HTTP(S) request to a forwarded guest port (a JSON body if `body` is given); the device's certificate is self-signed. */
+export function guestRequest(url: string, opts: { method?: string; body?: unknown; cookie?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<GuestReply> {
+  const u = new URL(url);
+  const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  return new Promise((resolve, reject) => {
+    const req = (u.protocol === 'https:' ? https : http).request(u, {
+      method: opts.method ?? 'GET', rejectUnauthorized: false, timeout: opts.timeoutMs ?? 30_000,
+      headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString('utf8'), raw });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${opts.method ?? 'GET'} ${u.pathname}: timeout`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
