@@ -51,6 +51,12 @@ export interface PrinterStack {
   printUntil(id: string, file: string, lines: number): Promise<JobInfo>;
   /** Waits until the job of printer `id` is no longer printing (done, failed, cancelled or paused). */
   jobEnd(id: string, ms?: number): Promise<JobInfo>;
+  /**
+   * Waits until virtual printer `id` (record: true) has run everything the host sent it so far. A cancelled
+   * job leaves the lines the firmware had already buffered, which it still runs after the host went idle:
+   * an M400 queued now reaches it after them (one serial stream, in order), so once it ran, they did.
+   */
+  drained(id: string, ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,6 +107,12 @@ export async function startPrinterStack(opts: PrinterStackOptions): Promise<Prin
     async printUntil(id, file, lines) {
       await client.call('jobs.start', { printerId: id, file });
       return stack.until(async () => { const j = await client.call('jobs.get', { printerId: id }); return j.lines_sent > lines && j; }, 20_000, `${id}: ${file} past line ${lines}`);
+    },
+    async drained(id, ms = 20_000) {
+      const sim = vps[id]!.sim;
+      const from = sim.executed.length;
+      await client.call('printers.command', { id, gcode: 'M400' });
+      await stack.until(() => sim.executed.lastIndexOf('M400') >= from, ms, `${id}: the firmware ran what it was sent`);
     },
     jobEnd(id, ms = 40_000) {
       return stack.until(async () => { const j = await client.call('jobs.get', { printerId: id }); return j.state !== 'printing' && j; }, ms, `${id}: job end`);
