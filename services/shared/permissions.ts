@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'settings.read',
   'settings.manage',
   'system.read',       // systeminformation, journal excerpts
+  'system.manage',     // Wi-Fi, hostname, timezone, reboot, power off
   'users.manage',      // roles, other users' sessions, 2FA enforcement
   'apikeys.manage',
   'audit.read',

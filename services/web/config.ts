@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { securitySchema } from './security/config.ts';
-import { commonSchema, list, port, str, type ConfigOf, type Field, type Schema } from '../shared/config.ts';
+import { bool, commonSchema, int, list, port, str, type ConfigOf, type Field, type Schema } from '../shared/config.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -33,6 +33,9 @@ export const webSchema = {
   sessionMaxH: positive('PRINTBOX_SESSION_MAX_H', 24, 'absolute session lifetime in hours', 24 * 365),
   accountRecheckS: positive('PRINTBOX_ACCOUNT_RECHECK_S', 30, 'seconds between checks that a PAM session\'s account is unchanged (password, lock, groups)', 3600),
   cameraDir: str('PRINTBOX_CAMERA_DIR', '/run/printbox-camera', 'where each camera\'s ustreamer listens (<id>.sock); the web proxies them'),
+  systemAdmin: bool('PRINTBOX_SYSTEM_ADMIN', false, 'let admins change Wi-Fi, hostname, timezone, reboot and power off from the UI through NetworkManager/systemd (the image turns it on; off, those routes answer 503)'),
+  hotspotAfterS: int('PRINTBOX_HOTSPOT_AFTER_S', 120, 'with device administration on: seconds without any network connection before the setup hotspot PrintBox-XXXX opens (0 = never)', 0, 3600),
+  hotspotRetryS: int('PRINTBOX_HOTSPOT_RETRY_S', 300, 'seconds the setup hotspot stays open unused before it closes for a while to look for known networks again', 60, 86_400),
   ...securitySchema,
 } satisfies Schema;
 

@@ -24,6 +24,7 @@ import type { Cameras } from './camera/cameras.ts';
 import type { TimelapseRecorder } from './timelapse/recorder.ts';
 import type { TimelapseSettingsStore } from './timelapse/settings.ts';
 import type { TimelapseStore } from './timelapse/store.ts';
+import type { SystemAdmin } from './system/admin.ts';
 
 /** The account-security area plugs these in; without them the core uses built-in roles and no API keys. */
 export interface RoleResolver {
@@ -73,5 +74,7 @@ export interface WebDeps {
   cameras?: Cameras;
   /** Timelapse settings, videos and the recorder that feeds on printer events (timelapse/). */
   timelapse?: { settings: TimelapseSettingsStore; store: TimelapseStore; recorder: TimelapseRecorder };
+  /** Wi-Fi, hostname, timezone, reboot/power-off through the system's D-Bus services (system/admin.ts); without it those routes answer 503. */
+  admin?: SystemAdmin;
   now?: () => number;
 }

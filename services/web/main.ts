@@ -28,6 +28,11 @@ import { createApp } from './app.ts';
 import { webSchema } from './config.ts';
 import type { WebDeps } from './deps.ts';
 import { createHostCheck } from './hosts.ts';
+import { createSystemAdmin } from './system/admin.ts';
+import { execTool } from './system/tools.ts';
+import { createHotspot, hotspotSsid } from './onboard/hotspot.ts';
+import { isPortalRequest, portalHandler } from './onboard/portal.ts';
+import { OnboardSupervisor } from './onboard/supervisor.ts';
 import { installPush } from './octoprint/index.ts';
 import { createSecurity } from './security/index.ts';
 import { WEB_MIGRATIONS } from './migrations.ts';
@@ -59,8 +64,11 @@ async function main(): Promise<void> {
   const dbFile = path.join(config.dataDir, 'printbox.db');
   const db = await openDb(dbFile, WEB_MIGRATIONS);
 
-  // read on each refresh: first boot or the user may rename the device while the web runs
-  const deviceName = () => config.hostname || os.hostname();
+  // read on each refresh: first boot or the user may rename the device while the web runs. The unit's
+  // ProtectHostname= gives the web its own UTS namespace, where os.hostname() keeps the name of its start:
+  // with device administration on (the image) the static name in /etc/hostname is the current one.
+  const staticName = () => { try { return fs.readFileSync('/etc/hostname', 'utf8').split('\n')[0]!.trim(); } catch { return ''; } };
+  const deviceName = () => config.hostname || (config.systemAdmin && staticName()) || os.hostname();
   const hostname = deviceName();
   const hosts = createHostCheck({ hostname: deviceName, interfaces: () => os.networkInterfaces() });
   const tls = await ensureCert({ dir: path.join(config.dataDir, 'tls'), hostname, ...hosts.names(), log });
@@ -101,6 +109,7 @@ async function main(): Promise<void> {
     apiKeys: security.apiKeys,
     audit: security.audit,
     security,
+    ...(config.systemAdmin ? { admin: createSystemAdmin() } : {}),
   };
   deps.timelapse = startTimelapse(deps, log.child('timelapse'));
   const app = createApp(deps);
@@ -111,7 +120,14 @@ async function main(): Promise<void> {
   const push = installPush(httpsServer, deps);
   await listen(httpsServer, config.httpsPort, bind);
   const httpsPort = (httpsServer.address() as AddressInfo).port;
-  const httpServer = http.createServer(redirectToHttps({ hosts, httpsPort }));
+  // Wi-Fi onboarding: a setup hotspot when no network comes up; its portal answers on plain HTTP, on the
+  // hotspot's own address only, and everything else on port 80 redirects to HTTPS.
+  const onboard = deps.admin && config.hotspotAfterS > 0
+    ? new OnboardSupervisor({ hotspot: createHotspot(execTool), admin: deps.admin, ssid: hotspotSsid(), afterS: config.hotspotAfterS, retryS: config.hotspotRetryS, log: log.child('onboard') })
+    : undefined;
+  const redirect = redirectToHttps({ hosts, httpsPort });
+  const portal = onboard && portalHandler({ onboard, deviceName: () => `${deviceName()}.local`, audit: deps.audit, onError: (e) => log.warn('audit write failed', { error: String(e) }) });
+  const httpServer = http.createServer((req, res) => (portal && isPortalRequest(req, onboard) ? portal(req, res) : redirect(req, res)));
   await listen(httpServer, config.httpPort, bind);
   const httpPort = (httpServer.address() as AddressInfo).port;
   log.info('listening', { https: httpsPort, http: httpPort, bind: bind ?? '*', sha256: tls.fingerprint256 });
@@ -124,6 +140,8 @@ async function main(): Promise<void> {
   shutdown.add('push sockets', () => push.close());
   shutdown.add('http servers', () => { for (const s of [httpsServer, httpServer]) { s.close(); s.closeAllConnections(); } });
   shutdown.add('timelapse', () => deps.timelapse?.recorder.stop());
+  onboard?.start();
+  shutdown.add('onboarding', () => onboard?.stop());
   shutdown.add('database', () => db.close());
   shutdown.add('session database', () => sessions.close());
   shutdown.handleSignals();

@@ -8,6 +8,7 @@ import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
 import { tlsRoutes } from './tls.ts';
 import { systemRoutes } from './system.ts';
+import { adminRoutes } from './admin.ts';
 import { securityRoutes } from './security.ts';
 import { apiKeyRoutes } from './apikeys.ts';
 import { sessionRoutes } from './sessions.ts';
@@ -28,6 +29,7 @@ export const routes: Route<WebDeps>[] = [
   ...authRoutes,
   ...tlsRoutes,
   ...systemRoutes,
+  ...adminRoutes,
   ...securityRoutes,
   ...apiKeyRoutes,
   ...sessionRoutes,

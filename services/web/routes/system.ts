@@ -134,7 +134,9 @@ export const systemRoutes: Route<SystemDeps>[] = [
   {
     method: 'get', path: '/system', access: 'system.read',
     handler: async ({ deps }) => {
-      try { return await reporterOf(deps).report(); } catch (e) {
+      // the device's current name (hosts.ts): the reporter's os.hostname() is frozen in the web's own UTS namespace
+      // admin: whether the device-administration routes work here (routes/admin.ts), so the UI offers them only then
+      try { const r = await reporterOf(deps).report(); return { ...r, hostname: deps.hosts.names().dns[0] ?? r.hostname, admin: !!deps.admin }; } catch (e) {
         if (e instanceof AppError) throw e;
         throw unavailable('system_info_unavailable', 'System information could not be read');
       }

@@ -27,7 +27,7 @@ export interface AuditQuery { limit?: number; beforeId?: number; action?: string
 
 /** Field names that hold credentials, as a whole word or a `_suffix` (device_token, new_password) — but not
  *  `gcode`, which is exactly what the audit of printer commands must keep. */
-const SECRET_KEY = /(^|_|-)(pass(word|wd|phrase)?|secrets?|tokens?|totp|otp|codes?|keys?|cookies?|authorization|sessions?|sid)$/i;
+const SECRET_KEY = /(^|_|-)(psk|pass(word|wd|phrase)?|secrets?|tokens?|totp|otp|codes?|keys?|cookies?|authorization|sessions?|sid)$/i;
 const MAX_STR = 200;
 /** Rows kept; older ones are pruned so a flood of failed logins cannot fill the SD card. */
 export const AUDIT_KEEP = 50_000;
