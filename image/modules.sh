@@ -11,7 +11,12 @@ source "$HERE/host-tools.sh"
 source "$HERE/chroot.sh"
 CACHE="${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}"
 base="$1"
-key=$(cat "$ROOT/package-lock.json" "$ROOT/package.json" "$HERE/modules.sh" <(basename "$base") | sha256sum | cut -c1-16)
+# What the native modules are built against: Node (its ABI) and the libraries they link, at the versions the
+# base holds. A base rebuilt for another reason (a package added to packages.txt) keeps both caches below;
+# a new nodejs, libsqlite3, libpam or C/C++ runtime in the base rebuilds them.
+native=$(tar -xOf "$base" ./var/lib/dpkg/status | awk '/^Package: /{p=$2} /^Version: /{ if (p ~ /^(nodejs|libnode[0-9]+|libsqlite3-0|libpam0g|libc6|libstdc\+\+6)$/) print p, $2 }' | sort)
+[ "$(printf '%s\n' "$native" | wc -l)" -ge 5 ] || { echo "image: cannot read the native library versions from $base" >&2; exit 1; }
+key=$(cat "$ROOT/package-lock.json" "$ROOT/package.json" "$HERE/modules.sh" <(printf '%s\n' "$native") | sha256sum | cut -c1-16)
 out="$CACHE/node_modules-$key.tar"
 if [ -s "$out" ]; then echo "image: arm64 node_modules cached ($out)" >&2; echo "$out"; exit 0; fi
 ensure_image_host
@@ -19,7 +24,7 @@ work=$(mktemp -d "$CACHE/builder.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
 start=$SECONDS
 # The builder (base + compilers) is cached too, so a lockfile change costs only the npm step.
-builder="$CACHE/builder-$(cat <(basename "$base") <(sed -n '/^BUILD_APT=/p' "$HERE/modules.sh") | sha256sum | cut -c1-16).tar"
+builder="$CACHE/builder-$(cat <(printf '%s\n' "$native") <(sed -n '/^BUILD_APT=/p' "$HERE/modules.sh") | sha256sum | cut -c1-16).tar"
 BUILD_APT="python3 make g++ libpam0g-dev libsqlite3-dev"
 if [ -s "$builder" ]; then
   echo "image: arm64 node_modules: builder chroot cached ($builder)" >&2

@@ -13,8 +13,10 @@ import path from 'node:path';
 import { CloudStore } from '../../services/cloud/store.ts';
 import { createCloudServer } from '../../services/cloud/server.ts';
 import { createLogger } from '../../services/shared/log.ts';
+import { adminChecks, powerOffCheck } from './admin-checks.ts';
+import { onboardChecks } from './onboard-checks.ts';
 import { cameraChecks } from './camera-checks.ts';
-import { boot, exec, freePort, guestRequest, tail, waitFor, type Vm } from './qemu.ts';
+import { boot, exec, freePort, guestRequest, tail, waitFor, type Guest, type Vm } from './qemu.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../dist');
 const BOOT_OFFSET = 4 * 1024 * 1024; // image/assemble.sh: FAT32 boot partition at 4 MiB
@@ -277,7 +279,7 @@ test('printbox-printer and printbox-web restart cleanly at the first attempt; ea
   assert.match(await owners(), /printer\.db printbox-printer/);
 });
 
-cameraChecks({
+const guest: Guest = {
   ssh: (cmd) => ssh(cmd),
   sudo,
   httpsPort: () => ports.https,
@@ -286,4 +288,14 @@ cameraChecks({
     assert.equal(res.status, 200, res.body);
     return String(res.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
   },
-});
+  exited: () => new Promise<void>((resolve) => {
+    const p = vm!.proc;
+    if (p.exitCode !== null || p.signalCode !== null) resolve(); else p.once('exit', () => resolve());
+  }),
+};
+cameraChecks(guest);
+adminChecks(guest);
+// after the administration checks, which expect no Wi-Fi radio yet
+onboardChecks(guest);
+// last: the guest powers off
+powerOffCheck(guest);

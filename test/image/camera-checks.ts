@@ -13,16 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { mjpegPartCounter } from '../helpers/mjpeg.ts';
-import { guestRequest, waitFor } from './qemu.ts';
-
-export interface Guest {
-  ssh(cmd: string): Promise<string>;
-  sudo(cmd: string): Promise<string>;
-  /** the host port forwarded to the guest's 443 */
-  httpsPort(): number;
-  /** signs in as the first-boot admin; the session cookie */
-  login(): Promise<string>;
-}
+import { guestRequest, waitFor, type Guest } from './qemu.ts';
 
 interface Viewer { frames(): number; isEnded(): boolean; close(): void }
 

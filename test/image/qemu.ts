@@ -38,6 +38,18 @@ export function guestRequest(url: string, opts: { method?: string; body?: unknow
   });
 }
 
+/** What the checks registered by boot.test.ts (camera, administration) may do with its booted guest. */
+export interface Guest {
+  ssh(cmd: string): Promise<string>;
+  sudo(cmd: string): Promise<string>;
+  /** the host port forwarded to the guest's 443 */
+  httpsPort(): number;
+  /** signs in as the first-boot admin; the session cookie */
+  login(): Promise<string>;
+  /** resolves when QEMU has exited (the guest powered off) */
+  exited(): Promise<void>;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
