@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { launch, screenshot } from '../browser/support.ts';
 import { guestRequest, waitFor, type Guest } from './qemu.ts';
 
 export function adminChecks(g: Guest): void {
@@ -54,6 +55,40 @@ export function adminChecks(g: Guest): void {
     await waitFor('the web accepting the new name', 30_000, async () => (await guestRequest(url('/api/health'), { headers: host })).status === 200 ? true : undefined);
     const audit = await json('GET', '/api/audit?limit=20', cookie);
     assert.match(audit.text, /PUT \/system\/hostname/, 'the rename is audited');
+  });
+
+  test('administration through a real browser: the System screen renames the device, sets the timezone, asks before a restart', async () => {
+    // chromium on this machine, the guest's 443 forwarded: the guest sees 10.0.2.2, a remote client that must sign in
+    const b = await launch();
+    try {
+      const p = b.page;
+      await p.goto(url('/'));
+      await p.getByLabel('Username or cloud email').fill(g.admin.user);
+      await p.getByLabel('Password', { exact: true }).fill(g.admin.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('link', { name: 'System' }).click();
+      const device = p.getByRole('region', { name: 'Device' });
+      const name = device.getByLabel('Name on the network');
+      await waitFor('the current name in the form', 60_000, async () => ((await name.inputValue()) === 'workshop' ? true : undefined));
+      await name.fill('printbox');
+      await device.getByRole('button', { name: 'Rename' }).click();
+      await device.getByRole('status').filter({ hasText: 'printbox.local' }).waitFor();
+      assert.equal((await g.ssh('hostnamectl hostname')).trim(), 'printbox');
+      await device.getByLabel('Timezone').selectOption('America/Argentina/Buenos_Aires');
+      await device.getByRole('button', { name: 'Set timezone' }).click();
+      await device.getByRole('status').filter({ hasText: 'Buenos_Aires' }).waitFor();
+      assert.equal((await g.ssh('timedatectl show -p Timezone --value')).trim(), 'America/Argentina/Buenos_Aires');
+      const net = p.getByRole('region', { name: 'Network connections' });
+      await net.getByText('10.0.2.15/24').waitFor();
+      await screenshot(p, 'image-system-admin');
+      await device.getByRole('button', { name: 'Restart' }).click();
+      const dialog = p.getByRole('dialog', { name: 'Restart the device?' });
+      await dialog.waitFor();
+      await screenshot(p, 'image-system-restart-confirm');
+      await dialog.getByRole('button', { name: 'Go back' }).click();
+      const audit = await json('GET', '/api/audit?limit=50', cookie);
+      assert.doesNotMatch(audit.text, /POST \/system\/reboot/, '"Go back" sent nothing');
+    } finally { await b.close(); }
   });
 
   test('administration: the polkit grant is the web user\'s alone; another user is refused the same change', async () => {

@@ -283,6 +283,7 @@ const guest: Guest = {
   ssh: (cmd) => ssh(cmd),
   sudo,
   httpsPort: () => ports.https,
+  admin,
   login: async () => {
     const res = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
     assert.equal(res.status, 200, res.body);

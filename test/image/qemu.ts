@@ -46,6 +46,8 @@ export interface Guest {
   httpsPort(): number;
   /** signs in as the first-boot admin; the session cookie */
   login(): Promise<string>;
+  /** the first-boot admin account (printbox.txt): for a browser that signs in itself */
+  admin: { user: string; password: string };
   /** resolves when QEMU has exited (the guest powered off) */
   exited(): Promise<void>;
 }
