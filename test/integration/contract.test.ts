@@ -13,6 +13,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { ALL_KNOWN_ENV, commonSchema, loadConfig, type Schema } from '../../services/shared/config.ts';
 import { LinkStore } from '../../services/shared/link/store.ts';
@@ -116,6 +117,35 @@ describe('CONTRACT "Processes and units" (systemd/)', () => {
     assert.match(rule, /^ACTION!="remove", SUBSYSTEM=="video4linux", ENV\{ID_V4L_CAPABILITIES\}=="\*:capture:\*", TAG\+="systemd", ENV\{SYSTEMD_WANTS\}\+="printbox-camera@%k\.service"$/m);
     assert.match(src('image/overlay/usr/lib/tmpfiles.d/printbox.conf'), /^d \/run\/printbox-camera 0750 printbox-camera printbox-camera -$/m);
   });
+
+  test('device administration: the web unit turns it on, polkit grants the printbox user exactly its actions, avahi follows renames', () => {
+    assert.ok((readUnit('printbox-web.service').Service?.Environment ?? []).includes('PRINTBOX_SYSTEM_ADMIN=true'));
+    // the rule as polkitd runs it: duktape is ES5, so no let/const/arrow functions
+    const rule = src('image/overlay/etc/polkit-1/rules.d/50-printbox.rules');
+    assert.doesNotMatch(rule.replace(/\/\/.*$/gm, ''), /\b(let|const|class)\b|=>/);
+    const rules: Array<(action: { id: string }, subject: { user: string }) => unknown> = [];
+    vm.runInNewContext(rule, { polkit: { Result: { YES: 'yes', NOT_HANDLED: null }, addRule: (f: (typeof rules)[number]) => rules.push(f) } });
+    assert.equal(rules.length, 1);
+    const decide = (id: string, user: string) => rules[0]!({ id }, { user });
+    const granted = ['org.freedesktop.NetworkManager.wifi.scan', 'org.freedesktop.NetworkManager.network-control', 'org.freedesktop.NetworkManager.settings.modify.system',
+      'org.freedesktop.NetworkManager.wifi.share.open', 'org.freedesktop.hostname1.set-static-hostname', 'org.freedesktop.timedate1.set-timezone',
+      'org.freedesktop.login1.reboot', 'org.freedesktop.login1.power-off'];
+    for (const id of granted) {
+      assert.equal(decide(id, 'printbox'), 'yes', id);
+      assert.equal(decide(id, 'printbox-camera'), null, `${id} for another user`);
+    }
+    for (const id of ['org.freedesktop.login1.reboot-ignore-inhibit', 'org.freedesktop.systemd1.manage-units', 'org.freedesktop.NetworkManager.wifi.share.protected', 'org.freedesktop.hostname1.set-machine-info']) {
+      assert.equal(decide(id, 'printbox'), null, `${id} is not granted`);
+    }
+    const p = readUnit('printbox-hostname.path');
+    assert.equal(last(p, 'Path', 'PathChanged'), '/etc/hostname');
+    assert.equal(last(readUnit('printbox-hostname.service'), 'Service', 'ExecStart'), '/usr/bin/systemctl try-restart avahi-daemon.service');
+    assert.ok(words(readUnit('printbox.target'), 'Unit', 'Wants').includes('printbox-hostname.path'));
+    const dns = src('image/overlay/etc/NetworkManager/dnsmasq-shared.d/printbox-portal.conf');
+    assert.match(dns, /^address=\/#\/10\.42\.0\.1$/m);
+    assert.match(dns, /^dhcp-option=114,http:\/\/10\.42\.0\.1\/setup$/m);
+    assert.match(src('image/packages.txt'), /^polkitd$(.|\n)*^dnsmasq-base$/m);
+  });
 });
 
 describe('CONTRACT "Configuration": every variable is accepted with the stated default', () => {
@@ -131,6 +161,9 @@ describe('CONTRACT "Configuration": every variable is accepted with the stated d
     ['PRINTBOX_SERIAL_PORTS', printerSchema, 'serialPorts', [], '/dev/pts/7,/tmp/vp-*', ['/dev/pts/7', '/tmp/vp-*']],
     ['PRINTBOX_BAUDRATES', printerSchema, 'baudrates', [115200, 250000], '115200', [115200]],
     ['PRINTBOX_PROBE_TIMEOUT_MS', printerSchema, 'probeTimeoutMs', 10_000, '30000', 30_000],
+    ['PRINTBOX_SYSTEM_ADMIN', webSchema, 'systemAdmin', false, 'true', true],
+    ['PRINTBOX_HOTSPOT_AFTER_S', webSchema, 'hotspotAfterS', 120, '0', 0],
+    ['PRINTBOX_HOTSPOT_RETRY_S', webSchema, 'hotspotRetryS', 300, '600', 600],
   ];
   for (const [name, schema, key, def, sample, parsed] of vars) {
     test(`${name} (default ${JSON.stringify(def)})`, () => {
