@@ -49,14 +49,25 @@ mkdir -p "$work/opt"; cp -L /etc/ssl/certs/ca-certificates.crt "$work/opt/host-c
 mkdir -p "$work/opt/npm" "$work/opt/node-headers/include/node" "$work/build"
 cp -a "$(npm root -g)/npm/." "$work/opt/npm/"
 cp -a /usr/include/node/. "$work/opt/node-headers/include/node/"
+# The package tree is fetched and unpacked by the host's own npm at native speed (npm's JavaScript under
+# qemu-user took most of this stage's ~15 min): --cpu/--os pick the arm64 variants of platform-specific
+# packages, --ignore-scripts leaves every build step to the arm64 chroot below. `npm install` on the
+# lockfile rather than `npm ci`: ci also validates the dev tree and refuses a lock missing another
+# platform's optional dev dependency; install keeps every locked version all the same.
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$work/build/"
-echo "image: arm64 node_modules: npm install --omit=dev under qemu-user (a few minutes)…" >&2
-# `npm install` on the lockfile rather than `npm ci`: ci also validates the dev tree and refuses a lock
-# missing another platform's optional dev dependency; install keeps every locked version all the same.
-# sqlite/build_from_source reach sqlite3's install script as npm_config_* variables (npm warns, works).
-in_chroot "$work" sh -c 'cd /build && npm_config_nodedir=/opt/node-headers npm_config_sqlite=/usr \
+echo "image: arm64 node_modules: npm install --omit=dev on the host (arm64 packages, no scripts)…" >&2
+t0=$SECONDS
+(cd "$work/build" && npm install --omit=dev --ignore-scripts --cpu=arm64 --os=linux --no-audit --no-fund --loglevel=warn) >&2
+# Then only the packages with install scripts run them, as arm64, in the chroot: argon2 and
+# @serialport/bindings-cpp find their shipped linux-arm64 prebuilds; authenticate-pam compiles, and so does
+# sqlite3 (build_from_source=sqlite3, understood by prebuild-install, skips its GitHub download; sqlite=/usr
+# links the system libsqlite3). They reach the scripts as npm_config_* variables (npm warns, works).
+scripted=$(cd "$work/build" && node -e 'const l = require("./package-lock.json");
+  console.log(Object.entries(l.packages).filter(([k, v]) => k && v.hasInstallScript && !v.dev).map(([k]) => k.replace(/^.*node_modules\//, "")).join(" "))')
+echo "image: arm64 node_modules: host npm $((SECONDS - t0)) s; building ${scripted} under qemu-user…" >&2
+in_chroot "$work" sh -c "cd /build && npm_config_nodedir=/opt/node-headers npm_config_sqlite=/usr \
   npm_config_build_from_source=sqlite3 npm_config_cafile=/opt/host-ca.pem NODE_EXTRA_CA_CERTS=/opt/host-ca.pem \
-  node /opt/npm/bin/npm-cli.js install --omit=dev --no-audit --no-fund --loglevel=warn' >&2
+  node /opt/npm/bin/npm-cli.js rebuild --loglevel=warn ${scripted}" >&2
 # Smoke-load every native module under arm64 Node before caching, so a broken build never reaches a card.
 in_chroot "$work" sh -c 'cd /build && node -e "
   for (const m of [\"authenticate-pam\", \"argon2\", \"sqlite3\", \"@serialport/bindings-cpp\"]) { require(m); }
