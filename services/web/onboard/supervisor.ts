@@ -59,7 +59,9 @@ export class OnboardSupervisor {
   }
 
   start(): void {
-    const tick = () => { void this.tick().finally(() => { if (this.timer) this.timer = setTimeout(tick, this.o.tickMs ?? 5000); }); };
+    // connected, a look every 30 s is enough: each look starts an nmcli process
+    const next = () => (this.phase === 'connected' ? 30_000 : this.o.tickMs ?? 5000);
+    const tick = () => { void this.tick().finally(() => { if (this.timer) this.timer = setTimeout(tick, next()); }); };
     this.timer = setTimeout(tick, 0);
   }
 
