@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     apiKeys: security.apiKeys,
     audit: security.audit,
     security,
-    ...(config.systemAdmin ? { admin: createSystemAdmin() } : {}),
+    ...(config.systemAdmin ? { admin: createSystemAdmin(execTool, { secretDir: config.runDir }) } : {}),
   };
   deps.timelapse = startTimelapse(deps, log.child('timelapse'));
   const app = createApp(deps);

@@ -62,6 +62,8 @@ export function adminChecks(g: Guest): void {
     const b = await launch();
     try {
       const p = b.page;
+      // chromium on this machine competes with QEMU's two emulated CPUs: the guest answers far slower than usual
+      p.setDefaultTimeout(120_000);
       await p.goto(url('/'));
       await p.getByLabel('Username or cloud email').fill(g.admin.user);
       await p.getByLabel('Password', { exact: true }).fill(g.admin.password);
@@ -69,7 +71,7 @@ export function adminChecks(g: Guest): void {
       await p.getByRole('link', { name: 'System' }).click();
       const device = p.getByRole('region', { name: 'Device' });
       const name = device.getByLabel('Name on the network');
-      await waitFor('the current name in the form', 60_000, async () => ((await name.inputValue()) === 'workshop' ? true : undefined));
+      await waitFor('the current name in the form', 180_000, async () => ((await name.inputValue()) === 'workshop' ? true : undefined));
       await name.fill('printbox');
       await device.getByRole('button', { name: 'Rename' }).click();
       await device.getByRole('status').filter({ hasText: 'printbox.local' }).waitFor();
@@ -92,10 +94,12 @@ export function adminChecks(g: Guest): void {
   });
 
   test('administration: the polkit grant is the web user\'s alone; another user is refused the same change', async () => {
+    const before = (await g.ssh('timedatectl show -p Timezone --value')).trim();
+    assert.notEqual(before, 'UTC');
     const other = await g.sudo("runuser -u printbox-camera -- timedatectl --no-ask-password set-timezone UTC 2>&1; echo rc=$?");
     assert.match(other, /rc=[1-9]/, other);
     assert.match(other, /access denied|not authorized|interactive authentication required/i, other);
-    assert.equal((await g.ssh('timedatectl show -p Timezone --value')).trim(), 'Europe/Berlin');
+    assert.equal((await g.ssh('timedatectl show -p Timezone --value')).trim(), before, 'unchanged');
   });
 }
 

@@ -1,9 +1,10 @@
 /**
  * Device administration below the routes: nmcli's terse output, the input checks, how a failed system
- * tool becomes an error, and what the admin asks nmcli to do (secrets on stdin, never in argv). The
+ * tool becomes an error, and what the admin asks nmcli to do (secrets in a 0600 file, never in argv). The
  * tools themselves run for real in the booted image (test/image/admin-checks.ts).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { test } from 'node:test';
 import { AppError } from '../../services/shared/errors.ts';
 import { createSystemAdmin, passwdFileValue } from '../../services/web/system/admin.ts';
@@ -95,19 +96,21 @@ test('a failed tool: missing 503, refused by polkit 403, timed out 504, otherwis
 /** nmcli as NetworkManager would answer, recording every call. */
 function fakeNmcli(opts: { upFails?: string; saved?: string[] } = {}) {
   const calls: { args: string[]; opts?: ToolRun }[] = [];
+  const secrets: { text: string; mode: number }[] = [];
   const tool: Tool = async (cmd, args, o) => {
     calls.push({ args: [cmd, ...args], ...(o ? { opts: o } : {}) });
     const a = args.join(' ');
     if (a.includes('device show')) return 'GENERAL.DEVICE:eth0\nGENERAL.TYPE:ethernet\n\nGENERAL.DEVICE:wlan0\nGENERAL.TYPE:wifi\nGENERAL.STATE:30 (disconnected)\n';
     if (a.includes('connection show') && a.includes('NAME,UUID')) return (opts.saved ?? []).join('\n');
     if (a.startsWith('-g 802-11-wireless.ssid')) return 'Home\n';
+    if (a.includes('passwd-file')) { const f = args[args.indexOf('passwd-file') + 1]!; secrets.push({ text: fs.readFileSync(f, 'utf8'), mode: fs.statSync(f).mode & 0o777 }); }
     if (a.includes('connection up') && opts.upFails) throw Object.assign(new Error('Command failed: nmcli'), { code: 4, stderr: opts.upFails });
     return '';
   };
-  return { tool, calls };
+  return { tool, calls, secrets };
 }
 
-test('join: the profile is added without the passphrase, which reaches nmcli on stdin; older profiles of the SSID go after success', async () => {
+test('join: the profile is added without the passphrase, which reaches nmcli in a passwd-file deleted after; older profiles of the SSID go after success', async () => {
   const nm = fakeNmcli({ saved: ['Home:11111111-1111-4111-8111-111111111111:802-11-wireless:yes:no', 'Wired:22222222-2222-4222-8222-222222222222:802-3-ethernet:yes:yes'] });
   const r = await createSystemAdmin(nm.tool).join({ ssid: 'Home', psk: 'correct horse', hidden: true });
   assert.equal(r.device, 'wlan0');
@@ -116,8 +119,11 @@ test('join: the profile is added without the passphrase, which reaches nmcli on 
   assert.deepEqual(add.args.slice(0, 13), ['nmcli', 'connection', 'add', 'type', 'wifi', 'ifname', 'wlan0', 'con-name', 'Home', 'connection.uuid', r.uuid, 'ssid', 'Home']);
   assert.ok(add.args.join(' ').endsWith('802-11-wireless.hidden yes wifi-sec.key-mgmt wpa-psk'));
   const up = nm.calls.find((c) => c.args.includes('up'))!;
-  assert.deepEqual(up.args, ['nmcli', '--wait', '40', 'connection', 'up', 'uuid', r.uuid, 'passwd-file', '/proc/self/fd/0']);
-  assert.equal(up.opts?.input, '802-11-wireless-security.psk:correct\\040horse\n', 'spaces escaped: nmcli strips them at either end');
+  assert.deepEqual(up.args.slice(0, 8), ['nmcli', '--wait', '40', 'connection', 'up', 'uuid', r.uuid, 'passwd-file']);
+  assert.equal(nm.secrets.length, 1);
+  assert.equal(nm.secrets[0]!.text, '802-11-wireless-security.psk:correct\\040horse\n', 'spaces escaped: nmcli strips them at either end');
+  assert.equal(nm.secrets[0]!.mode, 0o600);
+  assert.ok(!fs.existsSync(up.args[8]!), 'the passphrase file is gone once nmcli is done');
   assert.equal(passwdFileValue(' a\\b '), '\\040a\\\\b\\040');
   const deleted = nm.calls.filter((c) => c.args.includes('delete')).map((c) => c.args.at(-1));
   assert.deepEqual(deleted, ['11111111-1111-4111-8111-111111111111'], 'the older "Home" profile, not the wired one');

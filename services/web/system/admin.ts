@@ -4,6 +4,9 @@
  * user and is allowed by polkit (tools.ts); nothing here needs root.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { conflict, notFound } from '../../shared/errors.ts';
 import { parseBlocks, parseRows, parseScan, type WifiNetwork } from './nmcli.ts';
 import { execTool, toolError, type Tool } from './tools.ts';
@@ -60,7 +63,25 @@ const JOIN_WAIT_S = 40;
  */
 export const passwdFileValue = (s: string): string => s.replace(/\\/g, '\\\\').replace(/ /g, '\\040');
 
-export function createSystemAdmin(tool: Tool = execTool): SystemAdmin {
+/** A 0600 file in a fresh 0700 directory; remove() deletes both. */
+function writeSecret(dir: string, text: string): { file: string; remove(): void } {
+  const d = fs.mkdtempSync(path.join(dir, 'wifi-'));
+  fs.chmodSync(d, 0o700);
+  const file = path.join(d, 'passwd');
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  return { file, remove: () => fs.rmSync(d, { recursive: true, force: true }) };
+}
+
+export interface SystemAdminOptions {
+  /**
+   * Where a Wi-Fi passphrase waits for nmcli's passwd-file, in a 0700 directory, 0600 file, deleted as soon as
+   * nmcli is done: a tmpfs (the image: /run/printbox). nmcli cannot read it from stdin, which Node makes a
+   * socket (open() of /proc/self/fd/0 is ENXIO on a socket), and argv is out of the question.
+   */
+  secretDir?: string;
+}
+
+export function createSystemAdmin(tool: Tool = execTool, opts: SystemAdminOptions = {}): SystemAdmin {
   const nmcli = (args: string[], opts?: Parameters<Tool>[2]) => tool('nmcli', args, opts);
 
   async function devices(): Promise<NetworkDevice[]> {
@@ -122,11 +143,12 @@ export function createSystemAdmin(tool: Tool = execTool): SystemAdmin {
       if (w.hidden) add.push('802-11-wireless.hidden', 'yes');
       if (w.psk) add.push('wifi-sec.key-mgmt', 'wpa-psk');
       try { await nmcli(add); } catch (e) { throw toolError(e, 'wifi_join_failed', `Saving the network "${w.ssid}"`); }
-      // The PSK reaches NetworkManager through nmcli's secret agent from stdin, never in argv; NetworkManager
-      // stores it in the profile (root-only keyfile) once the activation asked for it and got it.
-      const up = ['--wait', String(JOIN_WAIT_S), 'connection', 'up', 'uuid', uuid, ...(w.psk ? ['passwd-file', '/proc/self/fd/0'] : [])];
+      // The PSK reaches NetworkManager through nmcli's secret agent from a passwd-file, never in argv;
+      // NetworkManager stores it in the profile (root-only keyfile) once the activation asked for it and got it.
+      const secret = w.psk ? writeSecret(opts.secretDir ?? os.tmpdir(), `802-11-wireless-security.psk:${passwdFileValue(w.psk)}\n`) : undefined;
+      const up = ['--wait', String(JOIN_WAIT_S), 'connection', 'up', 'uuid', uuid, ...(secret ? ['passwd-file', secret.file] : [])];
       try {
-        await nmcli(up, { input: w.psk ? `802-11-wireless-security.psk:${passwdFileValue(w.psk)}\n` : '', timeoutMs: (JOIN_WAIT_S + 15) * 1000 });
+        await nmcli(up, { timeoutMs: (JOIN_WAIT_S + 15) * 1000 });
       } catch (e) {
         // NetworkManager saved whatever the activation was given, right or wrong: the profile goes again
         await nmcli(['connection', 'delete', 'uuid', uuid]).catch(() => undefined);
@@ -137,7 +159,7 @@ export function createSystemAdmin(tool: Tool = execTool): SystemAdmin {
           throw conflict('wifi_join_timeout', `Joining "${w.ssid}" did not succeed within ${JOIN_WAIT_S} s: check the password, and that the network is in range`);
         }
         throw err;
-      }
+      } finally { secret?.remove(); }
       // the new profile works: older profiles for the same SSID would only compete with it
       for (const old of before.filter((s) => s.ssid === w.ssid)) await nmcli(['connection', 'delete', 'uuid', old.uuid]).catch(() => undefined);
       return { uuid, device };
