@@ -64,6 +64,14 @@ export function adminChecks(g: Guest): void {
       const p = b.page;
       // chromium on this machine competes with QEMU's two emulated CPUs: the guest answers far slower than usual
       p.setDefaultTimeout(120_000);
+      const trace: string[] = [];
+      const t0 = Date.now();
+      const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+      p.on('request', (r) => { if (r.url().includes('/api/')) trace.push(`${at()} → ${r.method()} ${r.url().replace(/^https:\/\/[^/]+/, '')}`); });
+      p.on('response', (r) => { if (r.url().includes('/api/')) trace.push(`${at()} ← ${r.status()} ${r.request().method()} ${r.url().replace(/^https:\/\/[^/]+/, '')}`); });
+      p.on('requestfailed', (r) => trace.push(`${at()} ✗ ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+      p.on('console', (m) => trace.push(`${at()} console ${m.type()}: ${m.text()}`));
+      p.on('pageerror', (e) => trace.push(`${at()} pageerror: ${e.message}`));
       await p.goto(url('/'));
       await p.getByLabel('Username or cloud email').fill(g.admin.user);
       await p.getByLabel('Password', { exact: true }).fill(g.admin.password);
@@ -78,7 +86,18 @@ export function adminChecks(g: Guest): void {
       assert.equal((await g.ssh('hostnamectl hostname')).trim(), 'printbox');
       await device.getByLabel('Timezone').selectOption('America/Argentina/Buenos_Aires');
       await device.getByRole('button', { name: 'Set timezone' }).click();
-      await device.getByRole('status').filter({ hasText: 'Buenos_Aires' }).waitFor();
+      // the panel answers with a status or an alert: an alert fails with its own words, not a timeout
+      const done = device.getByRole('status').filter({ hasText: 'Buenos_Aires' });
+      await done.or(device.getByRole('alert')).first().waitFor().catch(async (e) => {
+        console.log(trace.join('\n'));
+        console.log(await p.locator('main').innerText().catch(() => '?'));
+        console.log(await g.sudo('journalctl -u printbox-web -n 60 --no-pager; timedatectl'));
+        throw e;
+      });
+      if (!(await done.isVisible())) {
+        await screenshot(p, 'image-system-timezone-failed');
+        assert.fail(`the Device panel says: ${await device.innerText()}`);
+      }
       assert.equal((await g.ssh('timedatectl show -p Timezone --value')).trim(), 'America/Argentina/Buenos_Aires');
       const net = p.getByRole('region', { name: 'Network connections' });
       await net.getByText('10.0.2.15/24').waitFor();
