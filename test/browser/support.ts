@@ -25,6 +25,8 @@ export interface LaunchOptions {
   phone?: boolean;
   /** Run the browser inside this network namespace (a remote test host, see testHost()). */
   netns?: string;
+  /** Every plain-HTTP request through this proxy (host:port), whatever its host. */
+  httpProxy?: string;
 }
 
 /** Starts chromium with a throw-away --user-data-dir; close() removes it. */
@@ -45,7 +47,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<LaunchedBrowser>
     viewport: opts.phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
     deviceScaleFactor: 1,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', ...(opts.httpProxy ? [`--proxy-server=http=${opts.httpProxy}`] : [])],
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(30_000); // the test machine is shared; be patient, not flaky
