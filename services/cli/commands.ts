@@ -11,6 +11,7 @@ import type { PrinterApi } from '../shared/ipc.ts';
 import type { IpcClient } from '../shared/ipc-transport.ts';
 import type { CloudLink, CloudStatus } from '../shared/link/service.ts';
 import { askHidden, askVisible, lineReader, type Io } from './prompt.ts';
+import { UPDATE_USAGE } from './update.ts';
 
 export interface CliDeps {
   link: CloudLink;
@@ -27,7 +28,7 @@ export const USAGE = `Usage:
   printbox unlink            Unlink from the cloud (refused while a print is running)
   printbox offline           Use PrintBox without a cloud
   printbox status [--json]   Cloud link, first-boot result and printers
-`;
+${UPDATE_USAGE}`;
 
 export interface LinkArgs { email?: string; linkToken?: string; cloudUrl?: string }
 

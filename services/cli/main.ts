@@ -1,7 +1,7 @@
 /**
  * `printbox` console command — composition root: reads env (PRINTBOX_DATA_DIR, PRINTBOX_RUN_DIR,
- * PRINTBOX_CLOUD_URL, PRINTBOX_CLOUD_CA, PRINTBOX_LOG_LEVEL) and argv, wires the link service,
- * runs one command. Exit codes: 0 ok, 1 failure, 2 usage, 130 cancelled.
+ * PRINTBOX_CLOUD_URL, PRINTBOX_CLOUD_CA, PRINTBOX_LOG_LEVEL) and argv, wires the link service or the
+ * update service's client, runs one command. Exit codes: 0 ok, 1 failure, 2 usage, 130 cancelled.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,13 +10,14 @@ import { parseArgs } from 'node:util';
 import { commonSchema, loadConfig, str } from '../shared/config.ts';
 import { cloudClientFactory } from '../shared/cloud-client.ts';
 import { AppError } from '../shared/errors.ts';
-import type { PrinterApi } from '../shared/ipc.ts';
+import type { PrinterApi, UpdateApi } from '../shared/ipc.ts';
 import { IpcClient } from '../shared/ipc-transport.ts';
 import { createLogger } from '../shared/log.ts';
 import { deviceInfo } from '../shared/link/device.ts';
 import { CloudLink } from '../shared/link/service.ts';
 import { LinkStore } from '../shared/link/store.ts';
 import { linkCommand, offlineCommand, statusCommand, unlinkCommand, USAGE, type CliDeps } from './commands.ts';
+import { updateCommand } from './update.ts';
 
 const schema = {
   ...commonSchema,
@@ -30,10 +31,11 @@ async function main(argv: string[]): Promise<number> {
     options: {
       email: { type: 'string' }, 'link-token': { type: 'string' }, 'cloud-url': { type: 'string' },
       json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      'allow-downgrade': { type: 'boolean', default: false }, detach: { type: 'boolean', default: false },
     },
   });
   const cmd = positionals[0];
-  if (values.help || !cmd || !['link', 'unlink', 'offline', 'status'].includes(cmd)) {
+  if (values.help || !cmd || !['link', 'unlink', 'offline', 'status', 'update'].includes(cmd)) {
     process.stderr.write(USAGE);
     return values.help ? 0 : 2;
   }
@@ -41,6 +43,13 @@ async function main(argv: string[]): Promise<number> {
   // Only warnings and worse: the command's own output is the user interface here.
   const log = createLogger({ scope: 'printbox', level: config.logLevel === 'info' ? 'error' : config.logLevel });
   errors.forEach((e) => log.error(`config: ${e}`));
+  if (cmd === 'update') {
+    // a printbox-update that is busy answers at once; only check and rollback wait on the network or the engine
+    const update = new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update', timeoutMs: 10_000 });
+    return updateCommand({ update, stdout: (t) => process.stdout.write(t) }, {
+      sub: positionals[1], arg: positionals[2], json: values.json ?? false, allowDowngrade: values['allow-downgrade'] ?? false, detach: values.detach ?? false, cwd: process.cwd(),
+    });
+  }
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
   const printer = new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer', timeoutMs: 5000 });
   const cloud = cloudClientFactory({

@@ -234,6 +234,109 @@ export type PrinterEvent =
   | { event: 'prompt'; data: { id: string; prompt: HostPrompt | null } }            // a prompt opened (null: closed)
   | { event: 'notification'; data: { id: string; text: string; at: string } };      // `//action:notification`
 
+// ───────────── update.sock: printbox-web / CLI → printbox-update (downloads and installs updates) ─────────────
+/** A release offered by the update server's index (docs/updates.md "Update server"). */
+export interface Release {
+  version: string;
+  /** RAUC's compatible string: a bundle for another board family is never offered. */
+  compatible: string;
+  /** Absolute, resolved against the index's own URL. */
+  url: string;
+  size: number;
+  sha256: string;
+  notes: string;
+  released: string;
+}
+
+export type UpdateChannel = 'stable' | 'beta' | 'custom';
+export interface UpdateSettings {
+  channel: UpdateChannel;
+  /** The index URL when the channel is custom. */
+  url: string;
+  /** Install new releases by itself when every printer is idle. */
+  automatic: boolean;
+}
+
+/** An installed bundle the next boot has to start from. */
+export interface PendingSwitch {
+  from: string;
+  to: string;
+  slot: string;
+  at: string;
+  /** The boot that installed it: only a later boot can tell whether the switch happened. */
+  bootId: string;
+}
+
+export interface UpdateOutcome {
+  outcome: 'installed' | 'rolled_back';
+  from: string;
+  to: string;
+  at: string;
+  message: string;
+}
+
+export interface SlotInfo {
+  /** RAUC's slot name, e.g. rootfs.0 */
+  name: string;
+  /** What the boot loader calls it (A, B). */
+  bootname: string;
+  booted: boolean;
+  /** The slot the next boot starts. */
+  primary: boolean;
+  /** The engine's boot status: good, bad, or empty when unknown. */
+  health: string;
+  version?: string;
+  installed?: string;
+}
+
+export interface SlotReport { compatible: string; booted: string; slots: SlotInfo[] }
+
+export type UpdatePhase = 'idle' | 'checking' | 'downloading' | 'waiting' | 'installing' | 'rebooting';
+
+export interface UpdateStatus {
+  phase: UpdatePhase;
+  current: { version: string; compatible: string };
+  available: Release | null;
+  lastCheck: string | null;
+  progress?: { percent: number; message: string };
+  /** While waiting: the printers whose job holds the update back. */
+  waitingFor?: string[];
+  /** The last operation's failure, until the next one starts. */
+  error?: { code: string; message: string; at: string };
+  last?: UpdateOutcome;
+  pending?: PendingSwitch;
+  slots?: SlotReport;
+  settings: UpdateSettings;
+}
+
+export interface ApplyRequest {
+  /** A release from the last check (default: the newest one offered). */
+  version?: string;
+  /** A bundle already on the device (printbox update apply FILE). */
+  file?: string;
+  /** A bundle anywhere on the network, not listed in an index (the engine still checks its signature). */
+  url?: string;
+  /** Install an older or the same version. */
+  allowDowngrade?: boolean;
+}
+
+export type UpdateApi = {
+  /** web/CLI → update: where updating stands. */
+  'update.status': { params: Record<string, never>; result: UpdateStatus };
+  /** web/CLI → update: read the channel's index now; update_server_unset (409), update_server_unreachable / update_index_invalid (502). */
+  'update.check': { params: Record<string, never>; result: UpdateStatus };
+  /** web/CLI → update: start an update in the background (answers at once); update_busy / update_none (409), update_not_found (404), 400 for a bad source. */
+  'update.apply': { params: ApplyRequest; result: UpdateStatus };
+  /** web/CLI → update: stop a download or a wait; update_committed (409) once the engine writes. */
+  'update.cancel': { params: Record<string, never>; result: UpdateStatus };
+  /** web/CLI → update: boot the previous version again once the printers are idle; rollback_unavailable (409). */
+  'update.rollback': { params: Record<string, never>; result: UpdateStatus };
+  /** web/CLI → update: change channel, URL or automatic; invalid_update_settings (400) lists every problem. */
+  'update.settings': { params: Partial<UpdateSettings>; result: UpdateStatus };
+  /** web → update: after this, the connection receives { event: 'update', data: UpdateStatus } on every change. */
+  'events.subscribe': { params: Record<string, never>; result: { subscribed: true } };
+};
+
 // ───────────── generic wire shapes ─────────────
 export type ApiMap = Record<string, { params: unknown; result: unknown }>;
 export interface Request<A extends ApiMap, M extends keyof A = keyof A> { id: number; method: M; params: A[M]['params'] }

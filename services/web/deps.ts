@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Store } from 'express-session';
 import type { Db } from '../shared/db.ts';
-import type { AuthApi, PrinterApi } from '../shared/ipc.ts';
+import type { AuthApi, PrinterApi, UpdateApi } from '../shared/ipc.ts';
 import type { IpcClient } from '../shared/ipc-transport.ts';
 import type { Logger } from '../shared/log.ts';
 import type { CloudLink } from '../shared/link/service.ts';
@@ -49,6 +49,8 @@ export interface WebDeps {
   pam: IpcClient<AuthApi>;
   /** printer.sock: the only owner of serial ports (services/printer). */
   printer: IpcClient<PrinterApi>;
+  /** update.sock: downloads and installs system updates (services/updater); without it /api/updates answers 503. */
+  update?: IpcClient<UpdateApi>;
   /** Login as the linked cloud owner (the cloud area implements it). */
   owner: OwnerVerifier;
   throttle: LoginThrottle;

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startService } from '../shared/service.ts';
 import { openDb } from '../shared/db.ts';
-import type { AuthApi, PrinterApi, PrinterEvent } from '../shared/ipc.ts';
+import type { AuthApi, PrinterApi, PrinterEvent, UpdateApi } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
 import { IpcClient } from '../shared/ipc-transport.ts';
 import { createShutdown } from '../shared/shutdown.ts';
@@ -29,7 +29,7 @@ import { webSchema } from './config.ts';
 import type { WebDeps } from './deps.ts';
 import { createHostCheck } from './hosts.ts';
 import { createSystemAdmin } from './system/admin.ts';
-import { execTool } from './system/tools.ts';
+import { execTool } from '../shared/tools.ts';
 import { createHotspot, hotspotSsid } from './onboard/hotspot.ts';
 import { isPortalRequest, portalHandler } from './onboard/portal.ts';
 import { OnboardSupervisor } from './onboard/supervisor.ts';
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     cameras: new Cameras(config.cameraDir, new CameraSettingsStore(config.dataDir)),
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
+    update: new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update' }),
     owner: cloudOwnerVerifier(cloud),
     cloud,
     throttle: new LoginThrottle(),

@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { ALL_KNOWN_ENV, commonSchema, loadConfig, type Schema } from '../../services/shared/config.ts';
 import { LinkStore } from '../../services/shared/link/store.ts';
 import { printerSchema } from '../../services/printer/config.ts';
+import { updaterSchema } from '../../services/updater/config.ts';
 import { webSchema } from '../../services/web/config.ts';
 import { assertError, assertShape, last, readUnit, words } from '../helpers/contract.ts';
 import { REPO, startWeb, tempDir } from '../helpers/web.ts';
@@ -164,6 +165,9 @@ describe('CONTRACT "Configuration": every variable is accepted with the stated d
     ['PRINTBOX_SYSTEM_ADMIN', webSchema, 'systemAdmin', false, 'true', true],
     ['PRINTBOX_HOTSPOT_AFTER_S', webSchema, 'hotspotAfterS', 120, '0', 0],
     ['PRINTBOX_HOTSPOT_RETRY_S', webSchema, 'hotspotRetryS', 300, '600', 600],
+    ['PRINTBOX_UPDATE_SERVER', updaterSchema, 'server', '', 'https://updates.example/printbox', 'https://updates.example/printbox'],
+    ['PRINTBOX_UPDATE_CHECK_H', updaterSchema, 'checkH', 24, '0', 0],
+    ['PRINTBOX_UPDATE_COMPATIBLE', updaterSchema, 'compatible', 'printbox-rpi-arm64', 'printbox-cm5', 'printbox-cm5'],
   ];
   for (const [name, schema, key, def, sample, parsed] of vars) {
     test(`${name} (default ${JSON.stringify(def)})`, () => {

@@ -22,7 +22,7 @@ import type { WebDeps } from '../../services/web/deps.ts';
 import { createHostCheck } from '../../services/web/hosts.ts';
 import { unlinkedOwner } from '../../services/web/owner.ts';
 import { createSystemAdmin } from '../../services/web/system/admin.ts';
-import type { Tool } from '../../services/web/system/tools.ts';
+import type { Tool } from '../../services/shared/tools.ts';
 import { LoginThrottle } from '../../services/web/throttle.ts';
 import { startPrinterStack, type PrinterStack } from '../helpers/printer-stack.ts';
 import { gcodeLines } from '../helpers/virtual-printer.ts';

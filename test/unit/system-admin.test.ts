@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { AppError } from '../../services/shared/errors.ts';
 import { createSystemAdmin, passwdFileValue } from '../../services/web/system/admin.ts';
 import { parseBlocks, parseScan, splitTerse } from '../../services/web/system/nmcli.ts';
-import { execTool, toolError, type Tool, type ToolRun } from '../../services/web/system/tools.ts';
+import { execTool, toolError, type Tool, type ToolRun } from '../../services/shared/tools.ts';
 import { parseForce, parseHostname, parseTimezone, parseUuid, parseWifiJoin } from '../../services/web/system/validate.ts';
 import { scrub } from '../../services/web/security/audit.ts';
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { SETUP_PROFILE } from '../system/admin.ts';
 import { parseRows } from '../system/nmcli.ts';
-import type { Tool } from '../system/tools.ts';
+import type { Tool } from '../../shared/tools.ts';
 
 /** The device's address on its own hotspot (NetworkManager's shared-mode default network is 10.42.0.0/24). */
 export const HOTSPOT_ADDRESS = '10.42.0.1';

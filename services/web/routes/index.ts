@@ -9,6 +9,7 @@ import { healthRoutes } from './health.ts';
 import { tlsRoutes } from './tls.ts';
 import { systemRoutes } from './system.ts';
 import { adminRoutes } from './admin.ts';
+import { updateRoutes } from './updates.ts';
 import { securityRoutes } from './security.ts';
 import { apiKeyRoutes } from './apikeys.ts';
 import { sessionRoutes } from './sessions.ts';
@@ -30,6 +31,7 @@ export const routes: Route<WebDeps>[] = [
   ...tlsRoutes,
   ...systemRoutes,
   ...adminRoutes,
+  ...updateRoutes,
   ...securityRoutes,
   ...apiKeyRoutes,
   ...sessionRoutes,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { conflict, notFound } from '../../shared/errors.ts';
 import { parseBlocks, parseRows, parseScan, type WifiNetwork } from './nmcli.ts';
-import { execTool, toolError, type Tool } from './tools.ts';
+import { execTool, toolError, type Tool } from '../../shared/tools.ts';
 import type { WifiJoin } from './validate.ts';
 
 export interface NetworkDevice {

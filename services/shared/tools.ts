@@ -1,11 +1,11 @@
 /**
- * Runs the system's own clients (nmcli, hostnamectl, timedatectl, systemctl) without a shell. They
- * talk D-Bus to NetworkManager, systemd-hostnamed, systemd-timedated and systemd-logind, which ask
- * polkit whether the calling user may act; the image's polkit rule grants the printbox user exactly
- * those actions (image/overlay/etc/polkit-1/rules.d/50-printbox.rules). The web never runs as root.
+ * Runs the system's own clients (nmcli, hostnamectl, timedatectl, systemctl, rauc) without a shell. They
+ * talk D-Bus to NetworkManager, systemd-hostnamed, systemd-timedated, systemd-logind and RAUC, which
+ * decide whether the calling user may act (polkit rules and D-Bus policy in the image grant the PrintBox
+ * users exactly their actions). No PrintBox service runs as root for this.
  */
 import { execFile } from 'node:child_process';
-import { AppError, forbidden, unavailable } from '../../shared/errors.ts';
+import { AppError, forbidden, unavailable } from './errors.ts';
 
 export interface ToolRun {
   /** Written to the tool's stdin (secrets go here, never into argv, which `ps` shows to every user). */

@@ -1,0 +1,20 @@
+/**
+ * What the updater needs from the update engine. RAUC implements it on the device (rauc.ts); the engine
+ * owns the slots, the signature check and the boot switch, the updater only decides when.
+ */
+import type { SlotReport } from '../shared/ipc.ts';
+
+export interface BundleInfo {
+  compatible: string;
+  version: string;
+}
+
+export interface Installer {
+  /** Verifies the signature and reads the manifest; a bad or damaged bundle is refused with its reason. */
+  inspect(bundle: string): Promise<BundleInfo>;
+  /** Writes the bundle into the slot not running and makes it the next boot's; progress 0–100. */
+  install(bundle: string, onProgress: (percent: number, message: string) => void): Promise<void>;
+  slots(): Promise<SlotReport>;
+  /** Makes the other slot (the one that ran before the last update) the next boot's. */
+  activateOther(): Promise<void>;
+}
