@@ -257,8 +257,9 @@ export interface UpdateSettings {
   automatic: boolean;
 }
 
-/** An installed bundle the next boot has to start from. */
+/** An installed bundle (or, for a rollback, the previous slot) the next boot has to start from. */
 export interface PendingSwitch {
+  kind: 'update' | 'rollback';
   from: string;
   to: string;
   slot: string;
@@ -268,7 +269,8 @@ export interface PendingSwitch {
 }
 
 export interface UpdateOutcome {
-  outcome: 'installed' | 'rolled_back';
+  /** installed: the new version runs; rolled_back: it did not start and the old one came back; reverted: went back as asked. */
+  outcome: 'installed' | 'rolled_back' | 'reverted';
   from: string;
   to: string;
   at: string;

@@ -68,9 +68,12 @@ export class UpdateManager {
     const { pending } = this.d.state.get();
     if (!pending || pending.bootId === this.d.bootId) return;
     const ok = pending.to === this.d.current.version;
-    const last: UpdateOutcome = ok
-      ? { outcome: 'installed', from: pending.from, to: pending.to, at: new Date().toISOString(), message: `Updated from ${pending.from} to ${pending.to}` }
-      : { outcome: 'rolled_back', from: pending.from, to: pending.to, at: new Date().toISOString(), message: `Version ${pending.to} did not start correctly; PrintBox went back to ${this.d.current.version}` };
+    const at = new Date().toISOString();
+    const last: UpdateOutcome = !ok
+      ? { outcome: 'rolled_back', from: pending.from, to: pending.to, at, message: `Version ${pending.to} did not start correctly; PrintBox went back to ${this.d.current.version}` }
+      : pending.kind === 'rollback'
+        ? { outcome: 'reverted', from: pending.from, to: pending.to, at, message: `Went back from ${pending.from} to ${pending.to} as asked` }
+        : { outcome: 'installed', from: pending.from, to: pending.to, at, message: `Updated from ${pending.from} to ${pending.to}` };
     this.d.state.update((s) => ({ settings: s.settings, last }));
     (ok ? this.d.log.info : this.d.log.error)(last.message, { slot: pending.slot });
     this.emit();
@@ -149,6 +152,7 @@ export class UpdateManager {
   /** Boots the other slot again (the version that ran before the last update), once the printers are idle. */
   async rollback(): Promise<UpdateStatus> {
     this.idleOrBusy();
+    if (this.d.state.get().pending) throw conflict('rollback_unavailable', 'An installed update waits for the next restart; there is nothing to go back to yet');
     const slots = await this.d.installer.slots();
     const other = slots.slots.find((s) => !s.booted && s.bootname);
     if (!other || other.health === 'bad' || !other.version) throw conflict('rollback_unavailable', 'The other slot holds no version that is known to start');
@@ -156,7 +160,7 @@ export class UpdateManager {
     (async () => {
       await this.d.installer.activateOther();
       this.committed = true;
-      this.d.state.update((s) => ({ ...s, pending: { from: this.d.current.version, to: other.version!, slot: other.bootname, at: new Date().toISOString(), bootId: this.d.bootId } }));
+      this.d.state.update((s) => ({ ...s, pending: { kind: 'rollback', from: this.d.current.version, to: other.version!, slot: other.bootname, at: new Date().toISOString(), bootId: this.d.bootId } }));
       await this.restartWhenIdle(`Going back to ${other.version}`);
     })().catch((e: unknown) => this.fail(e)).finally(() => { if (this.phase !== 'rebooting') this.phase = 'idle'; this.emit(); });
     this.emit();
@@ -195,7 +199,7 @@ export class UpdateManager {
     await this.d.installer.install(bundle, (percent, message) => { this.progress = { percent, message }; this.emit(); });
     this.slots = await this.d.installer.slots().catch(() => this.slots);
     const target = this.slots?.slots.find((s) => s.primary && !s.booted)?.bootname ?? 'other';
-    this.d.state.update((s) => ({ ...s, pending: { from: this.d.current.version, to: info.version, slot: target, at: new Date().toISOString(), bootId: this.d.bootId } }));
+    this.d.state.update((s) => ({ ...s, pending: { kind: 'update', from: this.d.current.version, to: info.version, slot: target, at: new Date().toISOString(), bootId: this.d.bootId } }));
     if (downloaded) await fs.promises.rm(bundle, { force: true }); // the slot holds it now; the data partition needs the room
     this.d.log.info('update installed', { version: info.version, slot: target });
     await this.restartWhenIdle(`Installed ${info.version}`);

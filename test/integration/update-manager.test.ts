@@ -148,7 +148,7 @@ test('an update asked for during a print downloads at once, installs only after 
   assert.equal(s.phase, 'rebooting');
   assert.deepEqual(calls, ['inspect printbox-0.3.0.raucb', 'install printbox-0.3.0.raucb']);
   assert.equal(reboots.length, 1);
-  assert.deepEqual({ ...s.pending, at: undefined }, { from: '0.2.0', to: '0.3.0', slot: 'B', at: undefined, bootId: 'boot-1' });
+  assert.deepEqual({ ...s.pending, at: undefined }, { kind: 'update', from: '0.2.0', to: '0.3.0', slot: 'B', at: undefined, bootId: 'boot-1' });
   assert.ok(seen.some((x) => x.phase === 'installing' && x.progress?.percent === 80));
   assert.ok(!fs.existsSync(path.join(dir, 'dl', 'printbox-0.3.0.raucb')), 'the downloaded bundle is removed once installed');
   assert.throws(() => m.cancel(), (e: AppError) => e.code === 'update_not_running' || e.code === 'update_committed');
@@ -198,7 +198,7 @@ test('a bundle for another board, or an older version, is refused and nothing ch
 test('the boot after an install tells installed from rolled back; a restart of the service alone tells nothing', async () => {
   const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
   const state = StateFile.open(path.join(dir, 'state.json'), log);
-  const pending = { from: '0.2.0', to: '0.3.0', slot: 'B', at: new Date().toISOString(), bootId: 'boot-1' };
+  const pending = { kind: 'update' as const, from: '0.2.0', to: '0.3.0', slot: 'B', at: new Date().toISOString(), bootId: 'boot-1' };
   state.update((s) => ({ ...s, pending }));
   const same = manager(dir);
   await same.m.reconcile();
