@@ -4,7 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils
   debian-archive-keyring arch-test)
-IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl)
+# u-boot-qemu, u-boot-tools (mkimage) and libubootenv-tool (fw_setenv, as RAUC uses it): the A/B boot test
+IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools libubootenv-tool)
 
 ensure_binfmt() {
   # In containers binfmt_misc may not be mounted; qemu-user-static's F (fix-binary) flag means the

@@ -47,6 +47,7 @@ echo "PrintBox: booting slot ${pb_slot} (partition ${pb_part}; tries left A=${BO
 
 part uuid ${devtype} ${devnum}:${pb_part} pb_partuuid
 setenv bootargs "console=tty0 ${pb_console} root=PARTUUID=${pb_partuuid} rootfstype=ext4 rootwait fsck.repair=yes net.ifnames=0 cma=64M panic=10 rauc.slot=${pb_slot}"
+echo "PrintBox: kernel line ${bootargs}"
 load ${devtype} ${devnum}:${pb_part} ${kernel_addr_r} /boot/Image
 load ${devtype} ${devnum}:${pb_part} ${ramdisk_addr_r} /boot/initrd.img
 booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdt_addr}
