@@ -17,4 +17,8 @@ export interface Installer {
   slots(): Promise<SlotReport>;
   /** Makes the other slot (the one that ran before the last update) the next boot's. */
   activateOther(): Promise<void>;
+  /** This boot is healthy: the boot loader gets the running slot's tries back. */
+  markGood(): Promise<void>;
+  /** This boot is not healthy: the boot loader leaves the running slot out from now on. */
+  markBad(): Promise<void>;
 }

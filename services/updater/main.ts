@@ -8,12 +8,13 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { IpcClient, listenIpc } from '../shared/ipc-transport.ts';
-import type { PrinterApi, UpdateApi, UpdateStatus } from '../shared/ipc.ts';
+import type { AuthApi, PrinterApi, UpdateApi, UpdateStatus } from '../shared/ipc.ts';
 import { startService } from '../shared/service.ts';
 import { createShutdown } from '../shared/shutdown.ts';
 import { createNotifier } from '../shared/systemd.ts';
 import { execTool, toolError } from '../shared/tools.ts';
 import { updaterSchema } from './config.ts';
+import { runTrial } from './health.ts';
 import { updateHandlers } from './ipc-server.ts';
 import { UpdateManager } from './manager.ts';
 import { raucInstaller } from './rauc.ts';
@@ -32,24 +33,51 @@ async function main(): Promise<void> {
   const printer = new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printbox-printer' });
   const engine = await installer.slots().catch(() => undefined);
   const changes = new EventEmitter<{ status: [UpdateStatus] }>();
+  const state = StateFile.open(path.join(dir, 'state.json'), log.child('state'));
+  const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const reboot = async () => {
+    try { await execTool('systemctl', ['--no-ask-password', 'reboot']); } catch (e) { throw toolError(e, 'reboot_failed', 'Restarting'); }
+  };
   const manager = new UpdateManager({
     current: { version: pkg.version, compatible: engine?.compatible || config.compatible },
     installer,
-    state: StateFile.open(path.join(dir, 'state.json'), log.child('state')),
+    state,
     printers: () => printer.call('printers.list', {}),
-    reboot: async () => {
-      try { await execTool('systemctl', ['--no-ask-password', 'reboot']); } catch (e) { throw toolError(e, 'reboot_failed', 'Restarting'); }
-    },
+    reboot,
     channelUrl: (channel) => (config.server ? new URL(`${channel}/index.json`, config.server.endsWith('/') ? config.server : `${config.server}/`).href : undefined),
-    bootId: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    bootId,
     dir,
     log,
     onChange: (s) => changes.emit('status', s),
   });
-  await manager.reconcile();
 
   // 0660: the web and the CLI (group printbox) may connect; nobody else
   const server = await listenIpc<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), mode: 0o660, log: log.child('ipc'), handlers: updateHandlers(manager, changes) });
+  // The first boot of a newly installed version is on trial: it must become healthy or give way to the
+  // other slot. Any other boot gives the running slot its tries back as soon as it runs.
+  const pending = state.get().pending;
+  const onTrial = !!pending && pending.bootId !== bootId && pending.to === pkg.version;
+  const kept = path.join(config.runDir, 'update-kept');
+  const auth = new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'printbox-auth' });
+  void (async () => {
+    if (onTrial) {
+      const r = await runTrial({
+        checks: [
+          { name: 'web', run: () => webHealth(config.httpsPort) },
+          { name: 'printer service', run: async () => { await printer.call('printers.list', {}); } },
+          { name: 'PAM helper', run: async () => { await auth.call('ping', {}); } },
+        ],
+        markGood: () => installer.markGood(), markBad: () => installer.markBad(), reboot,
+        markKept: () => fs.writeFileSync(kept, `${new Date().toISOString()}\n`), log: log.child('trial'), trialMs: config.trialS * 1000,
+      });
+      if (!r.kept) return;
+    } else {
+      await installer.markGood().catch((e: unknown) => log.warn('could not mark this boot good', { error: (e as Error).message }));
+      fs.writeFileSync(kept, `${new Date().toISOString()}\n`);
+    }
+    await manager.reconcile();
+  })().catch((e: unknown) => log.error('boot check failed', { error: (e as Error).message }));
+
   let timer: NodeJS.Timeout | undefined;
   if (config.checkH > 0) {
     const background = async () => {
@@ -69,6 +97,20 @@ async function main(): Promise<void> {
   shutdown.add('timer', async () => { clearInterval(timer); });
   shutdown.add('update.sock', () => server.close());
   shutdown.handleSignals();
+}
+
+/** The web's own health document over loopback HTTPS (its certificate is the device's self-signed one). */
+async function webHealth(port: number): Promise<void> {
+  const { request } = await import('node:https');
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/health', rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve(); else reject(new Error(`/api/health answered ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 main().catch((e) => {

@@ -109,5 +109,13 @@ export function raucInstaller(opts: RaucOptions = {}): Installer {
       const r = await run(bin, ['status', 'mark-active', 'other'], timeout);
       if (r.code !== 0) throw raucError(r, 'Switching back');
     },
+    async markGood() {
+      const r = await run(bin, ['status', 'mark-good', 'booted'], timeout);
+      if (r.code !== 0) throw raucError(r, 'Marking this boot good');
+    },
+    async markBad() {
+      const r = await run(bin, ['status', 'mark-bad', 'booted'], timeout);
+      if (r.code !== 0) throw raucError(r, 'Marking this boot bad');
+    },
   };
 }

@@ -167,6 +167,7 @@ describe('CONTRACT "Configuration": every variable is accepted with the stated d
     ['PRINTBOX_HOTSPOT_RETRY_S', webSchema, 'hotspotRetryS', 300, '600', 600],
     ['PRINTBOX_UPDATE_SERVER', updaterSchema, 'server', '', 'https://updates.example/printbox', 'https://updates.example/printbox'],
     ['PRINTBOX_UPDATE_CHECK_H', updaterSchema, 'checkH', 24, '0', 0],
+    ['PRINTBOX_UPDATE_TRIAL_S', updaterSchema, 'trialS', 300, '600', 600],
     ['PRINTBOX_UPDATE_COMPATIBLE', updaterSchema, 'compatible', 'printbox-rpi-arm64', 'printbox-cm5', 'printbox-cm5'],
   ];
   for (const [name, schema, key, def, sample, parsed] of vars) {

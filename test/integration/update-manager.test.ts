@@ -54,6 +54,8 @@ function engine() {
     },
     slots: async () => structuredClone(slots),
     activateOther: async () => { calls.push('activate other'); },
+    markGood: async () => { calls.push('mark good'); },
+    markBad: async () => { calls.push('mark bad'); },
   };
   return { installer, calls };
 }
