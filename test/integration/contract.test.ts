@@ -138,6 +138,9 @@ describe('CONTRACT "Processes and units" (systemd/)', () => {
     for (const id of ['org.freedesktop.login1.reboot-ignore-inhibit', 'org.freedesktop.systemd1.manage-units', 'org.freedesktop.NetworkManager.wifi.share.protected', 'org.freedesktop.hostname1.set-machine-info']) {
       assert.equal(decide(id, 'printbox'), null, `${id} is not granted`);
     }
+    // the update service may restart the device, and nothing else
+    assert.equal(decide('org.freedesktop.login1.reboot', 'printbox-update'), 'yes');
+    for (const id of granted.filter((g) => g !== 'org.freedesktop.login1.reboot')) assert.equal(decide(id, 'printbox-update'), null, `${id} for the update service`);
     const p = readUnit('printbox-hostname.path');
     assert.equal(last(p, 'Path', 'PathChanged'), '/etc/hostname');
     assert.equal(last(readUnit('printbox-hostname.service'), 'Service', 'ExecStart'), '/usr/bin/systemctl try-restart avahi-daemon.service');
