@@ -79,3 +79,5 @@ export function newestFor(index: UpdateIndex, compatible: string, current: strin
 
 /** Whether moving from `current` to `target` is a downgrade (refused unless the request allows it). */
 export const isDowngrade = (current: string, target: string): boolean => semver.lt(target, current);
+
+export const isVersion = (v: string): boolean => semver.valid(v) !== null;

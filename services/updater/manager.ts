@@ -12,7 +12,7 @@ import { AppError, badRequest, conflict } from '../shared/errors.ts';
 import type { ApplyRequest, PrinterInfo, Release, SlotReport, UpdateOutcome, UpdatePhase, UpdateSettings, UpdateStatus } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
 import { downloadBundle } from './download.ts';
-import { isDowngrade, newestFor, parseIndex } from './index.ts';
+import { isDowngrade, isVersion, newestFor, parseIndex } from './index.ts';
 import type { Installer } from './installer.ts';
 import type { StateFile } from './state.ts';
 
@@ -191,6 +191,7 @@ export class UpdateManager {
     if (info.compatible !== this.d.current.compatible) {
       throw new AppError('update_incompatible', 422, `This bundle is for "${info.compatible}", this device is "${this.d.current.compatible}"; nothing was changed`);
     }
+    if (!isVersion(info.version)) throw new AppError('update_bundle_invalid', 422, `The bundle's version "${info.version}" is not a semantic version; nothing was changed`);
     if (!req.allowDowngrade && (isDowngrade(this.d.current.version, info.version) || info.version === this.d.current.version)) {
       throw new AppError('update_downgrade', 409, `The bundle holds version ${info.version} and this device runs ${this.d.current.version}; allow a downgrade to install it. Nothing was changed`);
     }
