@@ -3,7 +3,7 @@
 # qemu-user-static + binfmt let us run the arm64 chroot; no loop mounts are used anywhere.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils
-  debian-archive-keyring arch-test)
+  debian-archive-keyring arch-test rauc squashfs-tools)
 # u-boot-qemu, u-boot-tools (mkimage) and libubootenv-tool (fw_setenv, as RAUC uses it): the A/B boot test
 IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools libubootenv-tool)
 

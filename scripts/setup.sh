@@ -6,8 +6,9 @@ mode="${1:-base}"
 ensure_apt "${BASE_APT[@]}"
 if [ "$mode" = test ]; then
   # test extras: a real browser, Printrun's pronsole for the benchmark, iproute2 for test namespaces,
-  # passwd for useradd/chpasswd of the PAM test accounts, ffmpeg (timelapse videos, checked with ffprobe).
-  ensure_apt chromium iproute2 passwd printrun ffmpeg
+  # passwd for useradd/chpasswd of the PAM test accounts, ffmpeg (timelapse videos, checked with ffprobe),
+  # rauc and squashfs-tools (update bundles signed and checked by RAUC itself).
+  ensure_apt chromium iproute2 passwd printrun ffmpeg rauc squashfs-tools
   # the group whose members may sign in (PRINTBOX_PAM_GROUPS); tests add temporary accounts to it
   if [ "$(id -u)" = 0 ] && ! getent group printbox >/dev/null; then groupadd --system printbox; fi
 fi

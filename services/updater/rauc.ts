@@ -12,6 +12,8 @@ import type { BundleInfo, Installer } from './installer.ts';
 export interface RaucOptions {
   /** The client binary (tests put a recorder here). */
   bin?: string;
+  /** The CA to check bundles against; on the device RAUC takes it from system.conf. */
+  keyring?: string;
   timeoutMs?: number;
 }
 
@@ -86,7 +88,7 @@ export function raucInstaller(opts: RaucOptions = {}): Installer {
   const timeout = opts.timeoutMs ?? 60_000;
   return {
     async inspect(bundle): Promise<BundleInfo> {
-      const r = await run(bin, ['info', '--output-format=json', bundle], timeout);
+      const r = await run(bin, ['info', '--output-format=json', ...(opts.keyring ? [`--keyring=${opts.keyring}`] : []), bundle], timeout);
       if (r.code !== 0) throw raucError(r, 'Checking the bundle');
       const m = parseJson(r, 'Checking the bundle') as { compatible?: string | null; version?: string | null };
       if (!m.compatible || !m.version) throw new AppError('update_bundle_invalid', 422, 'The bundle names no compatible string or no version; nothing was changed');
