@@ -12,7 +12,7 @@ import { AppError, badRequest, conflict } from '../shared/errors.ts';
 import type { ApplyRequest, PrinterInfo, Release, SlotReport, UpdateOutcome, UpdatePhase, UpdateSettings, UpdateStatus } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
 import { downloadBundle } from './download.ts';
-import { isDowngrade, isVersion, newestFor, parseIndex } from './index.ts';
+import { isDowngrade, isVersion, newestFor, parseIndex } from '../shared/update-index.ts';
 import type { Installer } from './installer.ts';
 import type { StateFile } from './state.ts';
 

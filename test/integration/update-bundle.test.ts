@@ -2,17 +2,20 @@
  * Update bundles made by image/bundle.sh and read by RAUC itself (Debian's rauc on this machine): the
  * update service learns the compatible string and version of a bundle signed by the key the device
  * trusts; one signed under another CA, and one cut short in the download, are refused with RAUC's words
- * before anything could be written. Installing into a slot is the image tests' (it needs the device).
+ * before anything could be written; the reference update server lists it. Installing into a slot is the
+ * image tests' (it needs the device).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { AppError } from '../../services/shared/errors.ts';
+import { newestFor, parseIndex } from '../../services/shared/update-index.ts';
+import { publishChannel } from '../../services/update-server/publish.ts';
 import { raucInstaller } from '../../services/updater/rauc.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,4 +50,17 @@ test('a bundle from another key, and one cut short, are refused with what RAUC s
     assert.match(e.message, /not a complete, usable update bundle \(Invalid bundle format: /);
     return true;
   });
+});
+
+test("the reference update server's index of a channel directory: what RAUC read from the manifest, the file's size and SHA-256", async () => {
+  const channel = path.join(dir, 'stable');
+  fs.mkdirSync(channel);
+  fs.copyFileSync(bundle, path.join(channel, path.basename(bundle)));
+  await publishChannel({ channel: 'stable', dir: channel, keyring: path.join(KEYS, 'dev-ca.cert.pem') });
+  const index = parseIndex(JSON.parse(fs.readFileSync(path.join(channel, 'index.json'), 'utf8')), 'http://updates.test/stable/index.json');
+  const offered = newestFor(index, 'printbox-rpi-arm64', '0.2.0');
+  assert.equal(offered?.version, '0.3.0');
+  assert.equal(offered?.url, 'http://updates.test/stable/printbox-0.3.0-arm64.raucb');
+  assert.equal(offered?.size, fs.statSync(bundle).size);
+  assert.equal(offered?.sha256, createHash('sha256').update(fs.readFileSync(bundle)).digest('hex'));
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AppError } from '../../services/shared/errors.ts';
-import { isDowngrade, newestFor, parseIndex } from '../../services/updater/index.ts';
+import { isDowngrade, newestFor, parseIndex } from '../../services/shared/update-index.ts';
 
 const FROM = 'https://updates.example/stable/index.json';
 const rel = (version: string, extra: Record<string, unknown> = {}) => ({

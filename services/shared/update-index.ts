@@ -4,8 +4,8 @@
  * A document that does not match is refused with every problem listed, never half-read.
  */
 import semver from 'semver';
-import { AppError } from '../shared/errors.ts';
-import type { Release } from '../shared/ipc.ts';
+import { AppError } from './errors.ts';
+import type { Release } from './ipc.ts';
 
 export const INDEX_FORMAT = 1;
 
