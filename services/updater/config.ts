@@ -1,8 +1,18 @@
 /** printbox-update settings (docs/contract.md "Configuration"); read only by main.ts. */
-import { commonSchema, int, port, str, type Schema } from '../shared/config.ts';
+import { commonSchema, int, port, str, type Field, type Schema } from '../shared/config.ts';
+
+const engine: Field<'rauc' | 'none'> = {
+  env: 'PRINTBOX_UPDATE_ENGINE', default: 'none',
+  describe: 'rauc: install with RAUC and restart (the image sets it); none: check and download only, never touch the machine (development)',
+  parse: (raw) => {
+    if (raw !== 'rauc' && raw !== 'none') throw new Error(`must be rauc or none, got "${raw}"`);
+    return raw;
+  },
+};
 
 export const updaterSchema = {
   ...commonSchema,
+  engine,
   server: str('PRINTBOX_UPDATE_SERVER', '', 'update server base URL: the stable and beta channels are <server>/<channel>/index.json; empty = only a custom channel URL'),
   checkH: int('PRINTBOX_UPDATE_CHECK_H', 24, 'hours between background checks of the channel (0 = only when asked)', 0, 24 * 30),
   httpsPort: port('PRINTBOX_HTTPS_PORT', 443, 'where the web answers: the trial boot checks its /api/health there'),

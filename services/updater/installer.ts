@@ -2,6 +2,7 @@
  * What the updater needs from the update engine. RAUC implements it on the device (rauc.ts); the engine
  * owns the slots, the signature check and the boot switch, the updater only decides when.
  */
+import { AppError } from '../shared/errors.ts';
 import type { SlotReport } from '../shared/ipc.ts';
 
 export interface BundleInfo {
@@ -21,4 +22,15 @@ export interface Installer {
   markGood(): Promise<void>;
   /** This boot is not healthy: the boot loader leaves the running slot out from now on. */
   markBad(): Promise<void>;
+}
+
+/**
+ * No engine (PRINTBOX_UPDATE_ENGINE=none, `npm start`): checking and downloading work, installing is refused
+ * and nothing marks or restarts the machine this runs on.
+ */
+export function noEngine(): Installer {
+  const refuse = async (): Promise<never> => {
+    throw new AppError('update_engine_missing', 503, 'This installation has no update engine (PRINTBOX_UPDATE_ENGINE=none): only the PrintBox image installs updates');
+  };
+  return { inspect: refuse, install: refuse, slots: refuse, activateOther: refuse, markGood: async () => undefined, markBad: async () => undefined };
 }

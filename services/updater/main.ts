@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { AppError } from '../shared/errors.ts';
 import { IpcClient, listenIpc } from '../shared/ipc-transport.ts';
 import type { AuthApi, PrinterApi, UpdateApi, UpdateStatus } from '../shared/ipc.ts';
 import { startService } from '../shared/service.ts';
@@ -16,6 +17,7 @@ import { execTool, toolError } from '../shared/tools.ts';
 import { updaterSchema } from './config.ts';
 import { runTrial } from './health.ts';
 import { updateHandlers } from './ipc-server.ts';
+import { noEngine } from './installer.ts';
 import { UpdateManager } from './manager.ts';
 import { raucInstaller } from './rauc.ts';
 import { StateFile } from './state.ts';
@@ -29,13 +31,15 @@ async function main(): Promise<void> {
   const dir = path.join(config.dataDir, 'update');
   fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
 
-  const installer = raucInstaller();
+  const installer = config.engine === 'rauc' ? raucInstaller() : noEngine();
   const printer = new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printbox-printer' });
   const engine = await installer.slots().catch(() => undefined);
   const changes = new EventEmitter<{ status: [UpdateStatus] }>();
   const state = StateFile.open(path.join(dir, 'state.json'), log.child('state'));
   const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   const reboot = async () => {
+    // without an engine this is a development machine: never restart it
+    if (config.engine !== 'rauc') throw new AppError('update_engine_missing', 503, 'This installation does not restart for updates (PRINTBOX_UPDATE_ENGINE=none)');
     try { await execTool('systemctl', ['--no-ask-password', 'reboot']); } catch (e) { throw toolError(e, 'reboot_failed', 'Restarting'); }
   };
   const manager = new UpdateManager({
@@ -56,7 +60,7 @@ async function main(): Promise<void> {
   // The first boot of a newly installed version is on trial: it must become healthy or give way to the
   // other slot. Any other boot gives the running slot its tries back as soon as it runs.
   const pending = state.get().pending;
-  const onTrial = !!pending && pending.bootId !== bootId && pending.to === pkg.version;
+  const onTrial = config.engine === 'rauc' && !!pending && pending.bootId !== bootId && pending.to === pkg.version;
   const kept = path.join(config.runDir, 'update-kept');
   const auth = new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'printbox-auth' });
   void (async () => {

@@ -27,6 +27,8 @@ export interface UiStack {
   cloud?: TestCloud;
   /** printbox-printer with one virtual printer, when asked for. */
   printer?: Service;
+  /** printbox-update, when asked for. */
+  updater?: Service;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   cloud?: boolean;
   printer?: boolean;
+  /** Also start printbox-update with this environment (its engine stays `none`: nothing is installed). */
+  updater?: Record<string, string>;
   /** Runs against the fresh data dir before the services start (e.g. a first-boot record). */
   seed?: (dataDir: string) => void;
 }
@@ -74,12 +78,18 @@ export async function startUiStack(opts: StackOptions = {}): Promise<UiStack> {
       cleanups.unshift(() => printer!.stop());
       await printer.waitFor(/printer service ready/);
     }
+    let updater: Service | undefined;
+    if (opts.updater) {
+      updater = spawnService('services/updater/main.ts', { PRINTBOX_DATA_DIR: dataDir, PRINTBOX_RUN_DIR: runDir, PRINTBOX_UPDATE_CHECK_H: '0', ...opts.updater });
+      cleanups.unshift(() => updater!.stop());
+      await updater.waitFor(/update service ready/);
+    }
     const web = await startWeb({ dataDir, runDir, env });
     cleanups.unshift(() => web.stop());
     const fingerprint = new crypto.X509Certificate(web.ca).fingerprint256;
     return {
       base: `https://${host}:${web.httpsPort}`, netns: external.netns, web, auth, user, dataDir, runDir, fingerprint,
-      ...(cloud ? { cloud } : {}), ...(printer ? { printer } : {}),
+      ...(cloud ? { cloud } : {}), ...(printer ? { printer } : {}), ...(updater ? { updater } : {}),
       async stop() {
         for (const c of cleanups) await c();
         fs.rmSync(dataDir, { recursive: true, force: true });

@@ -168,6 +168,7 @@ describe('CONTRACT "Configuration": every variable is accepted with the stated d
     ['PRINTBOX_SYSTEM_ADMIN', webSchema, 'systemAdmin', false, 'true', true],
     ['PRINTBOX_HOTSPOT_AFTER_S', webSchema, 'hotspotAfterS', 120, '0', 0],
     ['PRINTBOX_HOTSPOT_RETRY_S', webSchema, 'hotspotRetryS', 300, '600', 600],
+    ['PRINTBOX_UPDATE_ENGINE', updaterSchema, 'engine', 'none', 'rauc', 'rauc'],
     ['PRINTBOX_UPDATE_SERVER', updaterSchema, 'server', '', 'https://updates.example/printbox', 'https://updates.example/printbox'],
     ['PRINTBOX_UPDATE_CHECK_H', updaterSchema, 'checkH', 24, '0', 0],
     ['PRINTBOX_UPDATE_TRIAL_S', updaterSchema, 'trialS', 300, '600', 600],
