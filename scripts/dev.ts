@@ -1,6 +1,7 @@
 /**
  * `npm start` (after scripts/setup.sh base): the appliance on this machine. Starts the printer
- * service with a virtual printer, the PAM helper (only when run as root — it must be), and the web
+ * service with a virtual printer, the PAM helper (only when run as root — it must be), the update
+ * service (checks and downloads only; point PRINTBOX_UPDATE_SERVER at `npm run updates:dev`), and the web
  * on 8080/8443, all with state under ./.printbox and no cloud URL (offline mode). Every variable
  * can be overridden from the environment. Ctrl-C (or any child dying) stops everything.
  */
@@ -34,6 +35,8 @@ const services: Array<{ name: string; script: string }> = [];
 if (fs.existsSync(path.join(ROOT, 'services/printer/main.ts'))) services.push({ name: 'printer', script: 'services/printer/main.ts' });
 if (process.getuid?.() === 0) services.push({ name: 'auth', script: 'services/auth/main.ts' });
 else console.warn('[dev] not root: the PAM helper is not started, so system-account login is unavailable; a browser on this machine is signed in as "local".');
+// updates check and download only here (PRINTBOX_UPDATE_ENGINE defaults to none): nothing is installed on this machine
+services.push({ name: 'update', script: 'services/updater/main.ts' });
 services.push({ name: 'web', script: 'services/web/main.ts' });
 
 const children = new Map<string, ChildProcess>();
