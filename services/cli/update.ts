@@ -1,6 +1,6 @@
 /**
  * `printbox update check | apply [VERSION|FILE|URL] | status | cancel | rollback` for SSH admins. It talks
- * to printbox-update over update.sock (group printbox, or root), not to the web: an update must still be
+ * to printbox-update over update.sock (group printbox-ipc, or root), not to the web: an update must still be
  * possible when the web is what is broken. `apply` follows the progress until the device restarts.
  */
 import path from 'node:path';
