@@ -4,8 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils
   debian-archive-keyring arch-test rauc squashfs-tools)
-# u-boot-qemu, u-boot-tools (mkimage) and libubootenv-tool (fw_setenv, as RAUC uses it): the A/B boot test
-IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools libubootenv-tool)
+# u-boot-qemu and u-boot-tools (mkimage): the A/B boot test under real U-Boot
+IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools)
 
 ensure_binfmt() {
   # In containers binfmt_misc may not be mounted; qemu-user-static's F (fix-binary) flag means the

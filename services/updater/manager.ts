@@ -106,8 +106,8 @@ export class UpdateManager {
       this.available = newestFor(index, this.d.current.compatible, this.d.current.version) ?? null;
       this.lastCheck = new Date().toISOString();
       this.error = undefined;
-      return this.status();
     } catch (e) { this.fail(e); throw e; } finally { this.phase = 'idle'; this.emit(); }
+    return this.status();
   }
 
   /** Starts an update in the background and answers at once; status() follows it. */

@@ -2,8 +2,8 @@
  * The A/B boot choice as real U-Boot makes it (Debian's u-boot-qemu under qemu-system-aarch64 -M virt),
  * running image/boot/boot.cmd from a FAT partition of a small card: each boot takes a try from the first
  * slot in BOOT_ORDER that has one, a slot out of tries gives way to the next, two used-up slots start over,
- * a damaged pbslot.env falls back to A, and what RAUC writes with fw_setenv (libubootenv, the tool the
- * device uses) is what U-Boot reads. The slots hold no kernel here: each boot ends at booti and resets,
+ * a damaged pbslot.txt falls back to A, and what RAUC writes through the device's own backend
+ * (image/overlay/usr/lib/printbox/rauc-backend, run here the way RAUC runs it) is what U-Boot reads. The slots hold no kernel here: each boot ends at booti and resets,
  * which QEMU (-no-reboot) turns into an exit, so one QEMU run is one boot attempt of a few seconds.
  */
 import assert from 'node:assert/strict';
@@ -57,24 +57,30 @@ function boot(): Promise<string> {
   });
 }
 
-/** The card's pbslot.env as fw_printenv reads it (the way RAUC reads it on the device). */
-function slotEnv(): Record<string, string> {
+const BACKEND = path.join(ROOT, 'image/overlay/usr/lib/printbox/rauc-backend');
+const stateFile = path.join(dir, 'pbslot.txt');
+
+/** Copies the FAT out of the card and pbslot.txt out of the FAT. */
+function fetchState(): void {
   sh('dd', [`if=${card}`, `of=${fat}`, 'bs=1M', 'skip=4', 'count=64', 'status=none']);
-  const file = path.join(dir, 'pbslot.env');
-  fs.rmSync(file, { force: true });
-  sh('mcopy', ['-i', fat, '::/pbslot.env', file]);
-  fs.writeFileSync(path.join(dir, 'fw_env.config'), `${file} 0x0000 0x4000\n`);
-  const out = sh('fw_printenv', ['-c', path.join(dir, 'fw_env.config')]);
-  return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  fs.rmSync(stateFile, { force: true });
+  sh('mcopy', ['-i', fat, '::/pbslot.txt', stateFile]);
 }
 
-/** Sets variables with fw_setenv as RAUC's uboot backend does, then puts the file back on the card. */
-function setEnv(vars: Record<string, string>): void {
-  slotEnv();
-  const file = path.join(dir, 'pbslot.env');
-  for (const [k, v] of Object.entries(vars)) sh('fw_setenv', ['-c', path.join(dir, 'fw_env.config'), k, v]);
-  sh('mcopy', ['-o', '-i', fat, file, '::/pbslot.env']);
+/** The slot state as U-Boot left it, without U-Boot's trailing NUL. */
+function slotState(): Record<string, string> {
+  fetchState();
+  const text = fs.readFileSync(stateFile, 'latin1').replace(/\0+$/, '');
+  return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+/** Runs the device's backend on the card's state, as RAUC would, and puts the file back. */
+function rauc(...args: string[]): string {
+  fetchState();
+  const out = execFileSync(BACKEND, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', PRINTBOX_SLOT_FILE: stateFile } });
+  sh('mcopy', ['-o', '-i', fat, stateFile, '::/pbslot.txt']);
   sh('dd', [`if=${fat}`, `of=${card}`, 'bs=1M', 'seek=4', 'conv=notrunc', 'status=none']);
+  return out.trim();
 }
 
 const chosen = (console: string) => /PrintBox: booting slot (\w) \(partition (\d); tries left A=(\w+) B=(\w+)\)/.exec(console)?.slice(1);
@@ -82,36 +88,48 @@ const chosen = (console: string) => /PrintBox: booting slot (\w) \(partition (\d
 test('a new card boots A and writes the slot state; each boot takes one try until A gives way to B', async () => {
   const t0 = Date.now();
   const first = await boot();
-  assert.match(first, /no pbslot.env, first boot/);
+  assert.match(first, /no pbslot.txt, first boot/);
   assert.deepEqual(chosen(first), ['A', '2', '2', '3']);
   assert.match(first, /root=PARTUUID=5072426f-02 .*rauc\.slot=A/s, 'the kernel line names the slot and its partition');
-  assert.deepEqual(slotEnv(), { BOOT_A_LEFT: '2', BOOT_B_LEFT: '3', BOOT_ORDER: 'A B' });
+  assert.deepEqual(slotState(), { BOOT_A_LEFT: '2', BOOT_B_LEFT: '3', BOOT_ORDER: 'A B' });
+  assert.equal(rauc('get-primary'), 'A');
+  assert.equal(rauc('get-state', 'A'), 'good');
   assert.deepEqual(chosen(await boot()), ['A', '2', '1', '3']);
   assert.deepEqual(chosen(await boot()), ['A', '2', '0', '3']);
   assert.deepEqual(chosen(await boot()), ['B', '3', '0', '2'], 'A never marked itself good: B boots');
   console.log(`# four U-Boot boots in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 });
 
-test("RAUC's switch to B (fw_setenv BOOT_ORDER, BOOT_B_LEFT) is the next boot; mark-good refills the tries", async () => {
-  setEnv({ BOOT_ORDER: 'B A', BOOT_A_LEFT: '3', BOOT_B_LEFT: '3' });
+test("an install's switch to B is the next boot; mark-good refills the tries; mark-bad hands back to A", async () => {
+  // what RAUC does around writing slot B: set-state B bad, write, set-primary B
+  rauc('set-state', 'A', 'good');
+  rauc('set-state', 'B', 'bad');
+  assert.equal(rauc('get-state', 'B'), 'bad');
+  rauc('set-primary', 'B');
+  assert.deepEqual(slotState(), { BOOT_ORDER: 'B A', BOOT_A_LEFT: '3', BOOT_B_LEFT: '3' });
   assert.deepEqual(chosen(await boot()), ['B', '3', '3', '2']);
-  setEnv({ BOOT_B_LEFT: '3' }); // rauc status mark-good on the booted B
+  rauc('set-state', 'B', 'good'); // rauc status mark-good on the booted B
   assert.deepEqual(chosen(await boot()), ['B', '3', '3', '2']);
+  rauc('set-state', 'B', 'bad'); // the trial failed: rauc status mark-bad booted, then a restart
+  assert.equal(rauc('get-primary'), 'A');
+  assert.deepEqual(chosen(await boot()), ['A', '2', '2', '0']);
 });
 
 test('both slots out of tries: never unbootable, both get three again and A starts', async () => {
-  setEnv({ BOOT_ORDER: 'A B', BOOT_A_LEFT: '0', BOOT_B_LEFT: '0' });
+  rauc('set-state', 'A', 'bad');
+  rauc('set-state', 'B', 'bad');
+  assert.deepEqual(slotState(), { BOOT_ORDER: '', BOOT_A_LEFT: '0', BOOT_B_LEFT: '0' });
   const out = await boot();
-  assert.match(out, /no slot has tries left \(A B\); giving each three again/);
-  assert.deepEqual(slotEnv(), { BOOT_A_LEFT: '3', BOOT_B_LEFT: '3', BOOT_ORDER: 'A B' });
+  assert.match(out, /no slot has tries left \(\); giving each three again/);
+  assert.deepEqual(slotState(), { BOOT_A_LEFT: '3', BOOT_B_LEFT: '3', BOOT_ORDER: 'A B' });
   assert.deepEqual(chosen(await boot()), ['A', '2', '2', '3']);
 });
 
-test('a damaged pbslot.env (a power cut while it was written) falls back to A B with three tries each', async () => {
+test('a damaged pbslot.txt (a power cut while it was written) falls back to A B with three tries each', async () => {
   sh('dd', [`if=${card}`, `of=${fat}`, 'bs=1M', 'skip=4', 'count=64', 'status=none']);
-  const junk = path.join(dir, 'junk.env');
-  fs.writeFileSync(junk, Buffer.alloc(0x4000, 0x5a));
-  sh('mcopy', ['-o', '-i', fat, junk, '::/pbslot.env']);
+  const junk = path.join(dir, 'junk.txt');
+  fs.writeFileSync(junk, Buffer.alloc(700, 0x5a));
+  sh('mcopy', ['-o', '-i', fat, junk, '::/pbslot.txt']);
   sh('dd', [`if=${fat}`, `of=${card}`, 'bs=1M', 'seek=4', 'conv=notrunc', 'status=none']);
   assert.deepEqual(chosen(await boot()), ['A', '2', '2', '3']);
 });

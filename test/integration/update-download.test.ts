@@ -101,7 +101,11 @@ test('a file that does not match the index is deleted, never renamed into place'
 
 test('a missing bundle or an unreachable server: update_download_failed with the reason', async () => {
   await assert.rejects(downloadBundle({ url: `${base}/nope.raucb`, dest: dest('nope.raucb'), size: SIZE, sha256 }), (e: AppError) => e.code === 'update_download_failed' && /answered 404/.test(e.message));
-  await assert.rejects(downloadBundle({ url: 'http://127.0.0.1:1/b.raucb', dest: dest('nope.raucb'), size: SIZE, sha256 }), (e: AppError) => e.code === 'update_download_failed' && /ECONNREFUSED/.test(e.message));
+  const closed = http.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  await assert.rejects(downloadBundle({ url: `http://127.0.0.1:${port}/b.raucb`, dest: dest('nope.raucb'), size: SIZE, sha256 }), (e: AppError) => e.code === 'update_download_failed' && /ECONNREFUSED/.test(e.message));
 });
 
 test('a cancelled download says so and keeps its part for later', async () => {
