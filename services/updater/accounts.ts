@@ -18,8 +18,10 @@ const isPerson = (id: string | undefined) => { const n = Number(id); return Numb
 
 export interface AccountFiles { passwd: string; group: string; shadow: string; gshadow: string }
 
+export interface MergedAccounts extends AccountFiles { /** The device's own accounts that were carried. */ people: string[] }
+
 /** Merges the running slot's accounts (`old`) into the new slot's files (`fresh`). */
-export function mergeAccounts(old: AccountFiles, fresh: AccountFiles): AccountFiles {
+export function mergeAccounts(old: AccountFiles, fresh: AccountFiles): MergedAccounts {
   const oldPasswd = rows(old.passwd);
   const passwd = rows(fresh.passwd);
   const names = new Set(passwd.map((r) => r[0]));
@@ -36,7 +38,7 @@ export function mergeAccounts(old: AccountFiles, fresh: AccountFiles): AccountFi
   const group = mergeGroups(rows(old.group), rows(fresh.group), personNames, 3, (r) => isPerson(r[2]));
   const added = new Set(group.map((r) => r[0]).filter((n) => !rows(fresh.group).some((r) => r[0] === n)));
   const gshadow = mergeGroups(rows(old.gshadow), rows(fresh.gshadow), personNames, 3, (r) => added.has(r[0]));
-  return { passwd: text(passwd), group: text(group), shadow: text(shadow), gshadow: text(gshadow) };
+  return { passwd: text(passwd), group: text(group), shadow: text(shadow), gshadow: text(gshadow), people: [...personNames] };
 }
 
 /** The new groups with the people's memberships added, then the old groups `own` picks (their private groups). */

@@ -49,7 +49,6 @@ export function carryOver(oldRoot: string, newRoot: string): CarryReport {
   const read = (root: string) => Object.fromEntries(ACCOUNT_FILES.map((f) => [f, fs.readFileSync(path.join(root, 'etc', f), 'utf8')])) as unknown as AccountFiles;
   const merged = mergeAccounts(read(oldRoot), read(newRoot));
   for (const f of ACCOUNT_FILES) replaceKeeping(path.join(newRoot, 'etc', f), merged[f]);
-  const people = merged.passwd.split('\n').filter((l) => Number(l.split(':')[2]) >= 1000 && Number(l.split(':')[2]) !== 65534).map((l) => l.split(':')[0]!);
   const copied: string[] = [];
   for (const rel of IDENTITY) {
     if (rel.endsWith('/') || rel.endsWith('*')) {
@@ -65,7 +64,7 @@ export function carryOver(oldRoot: string, newRoot: string): CarryReport {
       copied.push(rel);
     }
   }
-  return { accounts: people, copied };
+  return { accounts: merged.people, copied };
 }
 
 const isLink = (p: string) => { try { return fs.lstatSync(p).isSymbolicLink(); } catch { return false; } };

@@ -28,6 +28,9 @@ export interface DownloadRequest {
 
 const failed = (message: string) => new AppError('update_download_failed', 502, message);
 
+/** What fetch says went wrong: undici puts the socket's error (ECONNREFUSED, ENOTFOUND…) in `cause`. */
+export const fetchReason = (e: unknown): string => ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
+
 /** Hashes what an earlier attempt left, so the final digest covers the whole file without reading it twice. */
 async function hashExisting(part: string, size: number) {
   const hash = createHash('sha256');
@@ -63,7 +66,7 @@ export async function downloadBundle(req: DownloadRequest): Promise<string> {
       res = await doFetch(req.url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: req.signal, redirect: 'follow' });
     } catch (e) {
       if (req.signal?.aborted) throw new AppError('update_cancelled', 409, 'The download was cancelled');
-      throw failed(`Downloading ${req.url} failed: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+      throw failed(`Downloading ${req.url} failed: ${fetchReason(e)}`);
     }
     if (have > 0 && res.status === 200) { hash = createHash('sha256'); have = 0; } // the server ignored the range: from the start
     else if (have > 0 && res.status !== 206) throw failed(`The update server answered ${res.status} when asked for the rest of ${req.url}`);

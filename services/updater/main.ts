@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import { request } from 'node:https';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AppError } from '../shared/errors.ts';
@@ -105,7 +106,6 @@ async function main(): Promise<void> {
 
 /** The web's own health document over loopback HTTPS (its certificate is the device's self-signed one). */
 async function webHealth(port: number): Promise<void> {
-  const { request } = await import('node:https');
   await new Promise<void>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/api/health', rejectUnauthorized: false, timeout: 10_000 }, (res) => {
       res.resume();

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, badRequest, conflict } from '../shared/errors.ts';
 import type { ApplyRequest, PrinterInfo, Release, SlotReport, UpdateOutcome, UpdatePhase, UpdateSettings, UpdateStatus } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
-import { downloadBundle } from './download.ts';
+import { downloadBundle, fetchReason } from './download.ts';
 import { isDowngrade, isVersion, newestFor, parseIndex } from '../shared/update-index.ts';
 import type { Installer } from './installer.ts';
 import type { StateFile } from './state.ts';
@@ -97,7 +97,7 @@ export class UpdateManager {
       try {
         res = await (this.d.fetchImpl ?? fetch)(url, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
       } catch (e) {
-        throw new AppError('update_server_unreachable', 502, `The update server at ${url} did not answer (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message})`);
+        throw new AppError('update_server_unreachable', 502, `The update server at ${url} did not answer (${fetchReason(e)})`);
       }
       if (!res.ok) throw new AppError('update_server_unreachable', 502, `The update server answered ${res.status} for ${url}`);
       let raw: unknown;
