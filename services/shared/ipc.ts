@@ -287,6 +287,7 @@ export interface SlotInfo {
   primary: boolean;
   /** The engine's boot status: good, bad, or empty when unknown. */
   health: string;
+  /** From RAUC; for a slot RAUC did not write (the one the card was flashed with), the version the updater saw run there. */
   version?: string;
   installed?: string;
 }

@@ -1,10 +1,11 @@
 /**
  * Fetching a bundle onto the data partition. A bundle is hundreds of megabytes over a home Wi-Fi: a cut
  * connection or a restart resumes where it stopped (HTTP Range on `<dest>.part`), never starts over, and
- * the result is only renamed into place once its size and SHA-256 match the index. RAUC checks the
- * signature afterwards; this check only keeps a damaged download from reaching it.
+ * the result is only renamed into place once its size and SHA-256 match the index, and a bundle already
+ * in place that still matches is not fetched again. RAUC checks the signature afterwards; this check
+ * only keeps a damaged download from reaching it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -26,21 +27,56 @@ export interface DownloadRequest {
   fetchImpl?: typeof fetch;
 }
 
+/**
+ * RAUC refuses a bundle file with looser permissions, and a chmod after the download is no way out: RAUC
+ * chowns a bundle it keeps to root, after which this service may no longer change its mode. So the
+ * file is created with this mode (less what the umask takes away) and never changed afterwards.
+ */
+export const BUNDLE_MODE = 0o640;
+
 const failed = (message: string) => new AppError('update_download_failed', 502, message);
 
 /** What fetch says went wrong: undici puts the socket's error (ECONNREFUSED, ENOTFOUND…) in `cause`. */
 export const fetchReason = (e: unknown): string => ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
+
+/** Any permission bit beyond BUNDLE_MODE: a file made by an older version of this service. */
+const looser = (mode: number) => (mode & 0o777 & ~BUNDLE_MODE) !== 0;
+
+const hashInto = (file: string, hash: Hash) =>
+  pipeline(fs.createReadStream(file), new Writable({ write(c: Buffer, _e, cb) { hash.update(c); cb(); } }));
 
 /** Hashes what an earlier attempt left, so the final digest covers the whole file without reading it twice. */
 async function hashExisting(part: string, size: number) {
   const hash = createHash('sha256');
   let have = 0;
   try {
-    have = (await fs.promises.stat(part)).size;
-    if (have > size) { await fs.promises.rm(part, { force: true }); have = 0; } // not this bundle's start
-    else if (have > 0) await pipeline(fs.createReadStream(part), new Writable({ write(c: Buffer, _e, cb) { hash.update(c); cb(); } }));
+    const st = await fs.promises.stat(part);
+    have = st.size;
+    // longer than this bundle: not its start; a looser mode: the finished file would keep it
+    if (have > size || looser(st.mode)) { await fs.promises.rm(part, { force: true }); have = 0; }
+    else if (have > 0) await hashInto(part, hash);
   } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
   return { hash, have };
+}
+
+/**
+ * A bundle finished before a power cut or a restart of this service is used as it is, once it still
+ * matches the index. Anything else (another size or content, a mode looser than the one RAUC accepts,
+ * a file this service may no longer read because RAUC took it over) is deleted and fetched again.
+ */
+async function keptBundle(dest: string, size: number, sha256: string): Promise<boolean> {
+  try {
+    const st = await fs.promises.stat(dest);
+    if (st.size === size && !looser(st.mode)) {
+      const hash = createHash('sha256');
+      await hashInto(dest, hash);
+      if (hash.digest('hex') === sha256) return true;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  }
+  await fs.promises.rm(dest, { force: true });
+  return false;
 }
 
 async function ensureSpace(dir: string, need: number): Promise<void> {
@@ -56,6 +92,7 @@ export async function downloadBundle(req: DownloadRequest): Promise<string> {
   const part = `${req.dest}.part`;
   await fs.promises.mkdir(path.dirname(req.dest), { recursive: true });
   const known = req.size !== undefined && req.sha256 !== undefined;
+  if (known && await keptBundle(req.dest, req.size!, req.sha256!)) { req.onProgress?.(req.size!, req.size!); return req.dest; }
   if (!known) await fs.promises.rm(part, { force: true });
   let { hash, have } = await hashExisting(part, req.size ?? 0);
   let total = req.size ?? 0;
@@ -77,7 +114,7 @@ export async function downloadBundle(req: DownloadRequest): Promise<string> {
     if (!res.body) throw failed(`The update server sent no body for ${req.url}`);
     if (!known) total = Number(res.headers.get('content-length')) || 0;
     await ensureSpace(path.dirname(req.dest), total - have);
-    const out = fs.createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
+    const out = fs.createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: BUNDLE_MODE });
     let received = have;
     let shown = 0;
     const every = req.progressMs ?? 500;

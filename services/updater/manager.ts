@@ -58,13 +58,17 @@ export class UpdateManager {
       phase: this.phase, current: this.d.current, available: this.available, lastCheck: this.lastCheck,
       ...(this.progress ? { progress: this.progress } : {}), ...(this.waitingFor ? { waitingFor: this.waitingFor } : {}),
       ...(this.error ? { error: this.error } : {}), ...(s.last ? { last: s.last } : {}), ...(s.pending ? { pending: s.pending } : {}),
-      ...(this.slots ? { slots: this.slots } : {}), settings: s.settings,
+      ...(this.slots ? { slots: this.withVersions(this.slots) } : {}), settings: s.settings,
     };
   }
 
-  /** After a reboot: records whether the switch the last install asked for happened. */
+  /**
+   * At start-up: remembers the version running in the booted slot, and after a reboot records whether
+   * the switch the last install asked for happened.
+   */
   async reconcile(): Promise<void> {
     this.slots = await this.d.installer.slots().catch((e: unknown) => { this.d.log.warn('slot status unavailable', { error: String(e) }); return undefined; });
+    if (this.slots?.booted) this.remember(this.slots.booted, this.d.current.version);
     const { pending } = this.d.state.get();
     if (!pending || pending.bootId === this.d.bootId) return;
     const ok = pending.to === this.d.current.version;
@@ -74,7 +78,7 @@ export class UpdateManager {
       : pending.kind === 'rollback'
         ? { outcome: 'reverted', from: pending.from, to: pending.to, at, message: `Went back from ${pending.from} to ${pending.to} as asked` }
         : { outcome: 'installed', from: pending.from, to: pending.to, at, message: `Updated from ${pending.from} to ${pending.to}` };
-    this.d.state.update((s) => ({ settings: s.settings, last }));
+    this.d.state.update((s) => ({ settings: s.settings, last, ...(s.versions ? { versions: s.versions } : {}) }));
     (ok ? this.d.log.info : this.d.log.error)(last.message, { slot: pending.slot });
     this.emit();
   }
@@ -153,7 +157,7 @@ export class UpdateManager {
   async rollback(): Promise<UpdateStatus> {
     this.idleOrBusy();
     if (this.d.state.get().pending) throw conflict('rollback_unavailable', 'An installed update waits for the next restart; there is nothing to go back to yet');
-    const slots = await this.d.installer.slots();
+    const slots = this.withVersions(await this.d.installer.slots());
     const other = slots.slots.find((s) => !s.booted && s.bootname);
     if (!other || other.health === 'bad' || !other.version) throw conflict('rollback_unavailable', 'The other slot holds no version that is known to start');
     this.phase = 'waiting';
@@ -200,10 +204,27 @@ export class UpdateManager {
     await this.d.installer.install(bundle, (percent, message) => { this.progress = { percent, message }; this.emit(); });
     this.slots = await this.d.installer.slots().catch(() => this.slots);
     const target = this.slots?.slots.find((s) => s.primary && !s.booted)?.bootname ?? 'other';
-    this.d.state.update((s) => ({ ...s, pending: { kind: 'update', from: this.d.current.version, to: info.version, slot: target, at: new Date().toISOString(), bootId: this.d.bootId } }));
+    this.d.state.update((s) => ({
+      ...s, pending: { kind: 'update', from: this.d.current.version, to: info.version, slot: target, at: new Date().toISOString(), bootId: this.d.bootId },
+      ...(target !== 'other' ? { versions: { ...s.versions, [target]: info.version } } : {}),
+    }));
     if (downloaded) await fs.promises.rm(bundle, { force: true }); // the slot holds it now; the data partition needs the room
     this.d.log.info('update installed', { version: info.version, slot: target });
     await this.restartWhenIdle(`Installed ${info.version}`);
+  }
+
+  /**
+   * Each slot's version as RAUC reports it, else as this service saw it run or installed it there: RAUC
+   * reports none for the slot the card was flashed with, which is where a first rollback goes back to.
+   */
+  private withVersions(report: SlotReport): SlotReport {
+    const known = this.d.state.get().versions ?? {};
+    return { ...report, slots: report.slots.map((s) => (s.version || !known[s.bootname] ? s : { ...s, version: known[s.bootname] })) };
+  }
+
+  private remember(bootname: string, version: string): void {
+    if (this.d.state.get().versions?.[bootname] === version) return; // no write to the card on every start
+    this.d.state.update((s) => ({ ...s, versions: { ...s.versions, [bootname]: version } }));
   }
 
   private async restartWhenIdle(what: string): Promise<void> {

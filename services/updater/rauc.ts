@@ -5,6 +5,7 @@
  * per step ("  40% Updating slots"), then `LastError: …` when it fails. RAUC's own words reach the user.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { AppError } from '../shared/errors.ts';
 import type { SlotInfo, SlotReport } from '../shared/ipc.ts';
 import type { BundleInfo, Installer } from './installer.ts';
@@ -15,6 +16,8 @@ export interface RaucOptions {
   /** The CA to check bundles against; on the device RAUC takes it from system.conf. */
   keyring?: string;
   timeoutMs?: number;
+  /** The kernel command line, where our boot loader names the slot it started (`rauc.slot=A`). */
+  cmdline?: string;
 }
 
 interface Run { code: number | null; stdout: string; stderr: string; missing: boolean }
@@ -83,6 +86,16 @@ export function parseStatus(raw: unknown): SlotReport {
   return { compatible: top.compatible ?? '', booted: slots.find((s) => s.booted)?.bootname ?? '', slots };
 }
 
+/**
+ * Our A/B boot script (image/boot/boot.cmd, run by U-Boot) puts `rauc.slot=` on the kernel command line;
+ * a board the firmware boots directly (the Raspberry Pi 5) starts without it. Installing there would write the other
+ * slot and ask the boot loader for a switch that never comes, so it is refused before RAUC runs.
+ */
+async function bootsThroughAB(cmdline: string): Promise<boolean> {
+  const text = await fs.promises.readFile(cmdline, 'utf8').catch(() => '');
+  return /(^|\s)rauc\.slot=\S/.test(text);
+}
+
 export function raucInstaller(opts: RaucOptions = {}): Installer {
   const bin = opts.bin ?? 'rauc';
   const timeout = opts.timeoutMs ?? 60_000;
@@ -95,6 +108,9 @@ export function raucInstaller(opts: RaucOptions = {}): Installer {
       return { compatible: m.compatible, version: m.version };
     },
     async install(bundle, onProgress) {
+      if (!(await bootsThroughAB(opts.cmdline ?? '/proc/cmdline'))) {
+        throw new AppError('update_board_unsupported', 409, 'This board boots without the A/B boot loader, so system updates cannot be installed on it; re-flash the card with the new image instead. Nothing was changed');
+      }
       // writing a slot on an SD card takes minutes; RAUC itself has no timeout, nor does this
       const r = await run(bin, ['install', bundle], 6 * 3600_000, (line) => {
         const m = /^\s*(\d{1,3})% (.*)$/.exec(line);

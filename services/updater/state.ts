@@ -1,6 +1,7 @@
 /**
  * What the updater must remember across a reboot, on the data partition (it survives the slot switch):
- * the user's settings, the install waiting to be proven by the next boot, and the last outcome. Written
+ * the user's settings, the install waiting to be proven by the next boot, the last outcome and the
+ * version each slot was seen to hold. Written
  * to a temporary file, flushed, renamed and the directory flushed: a power cut leaves the old state or
  * the new one, never half a file.
  */
@@ -11,7 +12,23 @@ import type { Logger } from '../shared/log.ts';
 
 export const DEFAULT_SETTINGS: UpdateSettings = { channel: 'stable', url: '', automatic: false };
 
-export interface UpdaterState { settings: UpdateSettings; pending?: PendingSwitch; last?: UpdateOutcome }
+export interface UpdaterState {
+  settings: UpdateSettings;
+  pending?: PendingSwitch;
+  last?: UpdateOutcome;
+  /**
+   * Version by bootname (A, B): the one that ran there, or the bundle installed there. RAUC knows only
+   * what it installed itself; the slot the card was flashed with was written by the image build.
+   */
+  versions?: Record<string, string>;
+}
+
+/** Only string → string entries: a damaged map loses what it cannot vouch for, not the whole state. */
+function parseVersions(raw: unknown): Record<string, string> | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const entries = Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return entries.length ? Object.fromEntries(entries) : undefined;
+}
 
 const CHANNELS: readonly UpdateChannel[] = ['stable', 'beta', 'custom'];
 
@@ -54,7 +71,11 @@ export class StateFile {
       const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<UpdaterState>;
       const { settings, errors } = parseSettings(raw.settings ?? {}, DEFAULT_SETTINGS);
       if (errors.length) log.warn('update settings reset to the defaults', { file, errors });
-      state = { settings: errors.length ? { ...DEFAULT_SETTINGS } : settings, ...(raw.pending ? { pending: raw.pending } : {}), ...(raw.last ? { last: raw.last } : {}) };
+      const versions = parseVersions(raw.versions);
+      state = {
+        settings: errors.length ? { ...DEFAULT_SETTINGS } : settings, ...(raw.pending ? { pending: raw.pending } : {}), ...(raw.last ? { last: raw.last } : {}),
+        ...(versions ? { versions } : {}),
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('update state unreadable; starting from the defaults', { file, error: (e as Error).message });
     }

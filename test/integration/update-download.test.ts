@@ -1,7 +1,8 @@
 /**
  * Bundle downloads against express.static (the `send` module's own Range handling, as a static update
  * server or a CDN answers) and against a server that cuts the connection half-way: a download resumes
- * where it stopped, and only a file of the announced size and SHA-256 is ever renamed into place.
+ * where it stopped, and only a file of the announced size and SHA-256 is ever renamed into place, with
+ * the mode RAUC accepts. A bundle that finished before a restart is checked again, not fetched again.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -81,7 +82,7 @@ test('a cut connection keeps what arrived; the next attempt asks only for the re
 
 test('a server that ignores Range sends it all again: the download starts over and is still right', async () => {
   const d = dest('norange.raucb');
-  fs.writeFileSync(`${d}.part`, body.subarray(0, 1000));
+  fs.writeFileSync(`${d}.part`, body.subarray(0, 1000), { mode: 0o640 });
   const whole = await listen((_req, res) => { res.writeHead(200, { 'Content-Length': SIZE }); res.end(body); });
   await downloadBundle({ url: `${whole}/b.raucb`, dest: d, size: SIZE, sha256 });
   assert.ok(fs.readFileSync(d).equals(body));
@@ -115,4 +116,44 @@ test('a cancelled download says so and keeps its part for later', async () => {
   assert.ok(fs.statSync(`${d}.part`).size > 0);
   await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256 });
   assert.ok(fs.readFileSync(d).equals(body));
+});
+
+// what the file system gives a file created with mode 0640 under this process's umask
+const BUNDLE_MODE = 0o640 & ~process.umask();
+
+test('the bundle is created with mode 0640, never looser; a part left with a looser mode starts over', async () => {
+  const d = dest('mode.raucb');
+  await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256 });
+  assert.equal(fs.statSync(d).mode & 0o777, BUNDLE_MODE);
+  const cut = dest('mode-cut.raucb');
+  await assert.rejects(downloadBundle({ url: `${cutBase}/b.raucb`, dest: cut, size: SIZE, sha256 }), (e: AppError) => e.code === 'update_download_failed');
+  assert.equal(fs.statSync(`${cut}.part`).mode & 0o777, BUNDLE_MODE);
+  // as an older version of the service left it: resuming would keep the mode RAUC refuses
+  fs.chmodSync(`${cut}.part`, 0o644);
+  ranges.length = 0;
+  await downloadBundle({ url: `${base}/b.raucb`, dest: cut, size: SIZE, sha256 });
+  assert.deepEqual(ranges, [undefined]);
+  assert.equal(fs.statSync(cut).mode & 0o777, BUNDLE_MODE);
+  assert.ok(fs.readFileSync(cut).equals(body));
+});
+
+test('a bundle that finished before a restart is checked again and used without fetching; a damaged one is fetched again', async () => {
+  const d = dest('kept.raucb');
+  await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256 });
+  ranges.length = 0;
+  const seen: number[] = [];
+  assert.equal(await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256, onProgress: (n) => seen.push(n) }), d);
+  assert.deepEqual(ranges, [], 'nothing fetched');
+  assert.deepEqual(seen, [SIZE]);
+  const damaged = Buffer.from(body);
+  damaged.writeUInt8(damaged.readUInt8(SIZE - 1) ^ 0xff, SIZE - 1);
+  for (const [what, content] of [['same size, other bytes', damaged], ['cut short', body.subarray(0, 1000)]] as const) {
+    fs.rmSync(d);
+    fs.writeFileSync(d, content, { mode: 0o640 });
+    ranges.length = 0;
+    await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256 });
+    assert.deepEqual(ranges, [undefined], what);
+    assert.ok(fs.readFileSync(d).equals(body), what);
+    assert.equal(fs.statSync(d).mode & 0o777, BUNDLE_MODE, what);
+  }
 });

@@ -2,7 +2,8 @@
  * When an update happens, with the real printer service (a virtual printer on a pty) and a static update
  * server (express.static): the channel's index offers the newest release for this device, the bundle
  * downloads with progress, the install waits while a job prints and starts when it ends, and the restart
- * comes last. Refusals (another board, an older version) change nothing. The engine here is a recording
+ * comes last. Refusals (another board, an older version) change nothing. A rollback goes back to the
+ * version the card was flashed with, which RAUC never reports. The engine here is a recording
  * double that reads a bundle's manifest from its first line; RAUC itself installs in the image tests.
  */
 import assert from 'node:assert/strict';
@@ -57,7 +58,7 @@ function engine() {
     markGood: async () => { calls.push('mark good'); },
     markBad: async () => { calls.push('mark bad'); },
   };
-  return { installer, calls };
+  return { installer, calls, slots };
 }
 
 function manager(dir: string, overrides: Partial<ManagerDeps> = {}) {
@@ -214,4 +215,43 @@ test('the boot after an install tells installed from rolled back; a restart of t
   await back.m.reconcile();
   assert.equal(back.m.status().last?.outcome, 'rolled_back');
   assert.equal(back.m.status().last?.message, 'Version 0.3.0 did not start correctly; PrintBox went back to 0.2.0');
+});
+
+test('the slot the card was flashed with: its version is remembered, shown after an update, and a rollback goes back to it', async () => {
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
+  await stack.untilState('vp-1', 'idle');
+  // as RAUC reports a freshly flashed card: no bundle version for either slot
+  const e = engine();
+  for (const slot of e.slots.slots) delete slot.version;
+  const onA = manager(dir, { installer: e.installer });
+  await onA.m.reconcile();
+  assert.equal(onA.m.status().slots?.slots.find((x) => x.bootname === 'A')?.version, '0.2.0', 'the running version stands for the booted slot');
+  bundle('next.raucb', { compatible: COMPATIBLE, version: '0.3.0' });
+  onA.m.apply({ file: path.join(served, 'next.raucb') });
+  let s = await settled(onA.m);
+  assert.equal(s.phase, 'rebooting');
+  assert.deepEqual(s.slots?.slots.map((x) => [x.bootname, x.version]), [['A', '0.2.0'], ['B', '0.3.0']]);
+  // the reboot starts B; RAUC now knows what it wrote there, still nothing for A
+  Object.assign(e.slots.slots[0]!, { booted: false });
+  Object.assign(e.slots.slots[1]!, { booted: true, version: '0.3.0' });
+  e.slots.booted = 'B';
+  const onB = manager(dir, { installer: e.installer, bootId: 'boot-2', current: { version: '0.3.0', compatible: COMPATIBLE } });
+  await onB.m.reconcile();
+  assert.equal(onB.m.status().last?.outcome, 'installed');
+  assert.deepEqual(onB.m.status().slots?.slots.map((x) => [x.bootname, x.version]), [['A', '0.2.0'], ['B', '0.3.0']]);
+  await onB.m.rollback();
+  s = await settled(onB.m);
+  assert.equal(s.error, undefined);
+  assert.equal(s.phase, 'rebooting');
+  assert.deepEqual({ ...s.pending, at: undefined }, { kind: 'rollback', from: '0.3.0', to: '0.2.0', slot: 'A', at: undefined, bootId: 'boot-2' });
+  assert.deepEqual(e.calls, ['inspect next.raucb', 'install next.raucb', 'activate other']);
+  assert.equal(onB.reboots.length, 1);
+  // back on A: the switch asked for happened
+  Object.assign(e.slots.slots[0]!, { booted: true, primary: true });
+  Object.assign(e.slots.slots[1]!, { booted: false, primary: false });
+  e.slots.booted = 'A';
+  const back = manager(dir, { installer: e.installer, bootId: 'boot-3' });
+  await back.m.reconcile();
+  assert.equal(back.m.status().last?.outcome, 'reverted');
+  assert.equal(back.m.status().last?.message, 'Went back from 0.3.0 to 0.2.0 as asked');
 });

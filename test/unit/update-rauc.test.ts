@@ -14,6 +14,11 @@ import { parseStatus, raucInstaller } from '../../services/updater/rauc.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-rauc-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
+// kernel command lines as the firmware leaves them, without and with our A/B boot loader (image/boot/boot.cmd)
+const DIRECT = path.join(dir, 'cmdline-direct');
+fs.writeFileSync(DIRECT, 'coherent_pool=1M 8250.nr_uarts=1 console=ttyAMA10,115200 root=PARTUUID=5072426f-02 rootwait\n');
+const AB = path.join(dir, 'cmdline-ab');
+fs.writeFileSync(AB, 'coherent_pool=1M console=ttyAMA0 root=PARTUUID=5072426f-02 rauc.slot=A panic=10\n');
 
 /** A `rauc` that prints `out`/`err` and exits with `code` for the command its first argument names. */
 function fakeRauc(cases: Record<string, { out?: string; err?: string; code?: number }>): string {
@@ -44,10 +49,27 @@ test('install: each progress line as RAUC prints it, in order, to the last 100 %
     'Installing `/var/lib/printbox/update/printbox-0.3.0.raucb` succeeded', ''].join('\n');
   const bin = fakeRauc({ install: { out } });
   const seen: string[] = [];
-  await raucInstaller({ bin }).install('/var/lib/printbox/update/printbox-0.3.0.raucb', (p, m) => seen.push(`${p} ${m}`));
+  await raucInstaller({ bin, cmdline: AB }).install('/var/lib/printbox/update/printbox-0.3.0.raucb', (p, m) => seen.push(`${p} ${m}`));
   assert.deepEqual(seen, ['0 Installing', '0 Determining slot states', '10 Determining slot states done.', '10 Checking bundle', '20 Checking bundle done.',
     '40 Updating slots', '46 Copying image to rootfs.1', '99 Copying image to rootfs.1 done.', '100 Installing done.']);
   assert.equal(fs.readFileSync(`${bin}.install.args`, 'utf8').trim(), 'install /var/lib/printbox/update/printbox-0.3.0.raucb');
+});
+
+test('install on a board started without our A/B boot loader is refused before RAUC runs; with it, RAUC installs', async () => {
+  const bin = fakeRauc({ install: { out: '100% Installing done.\n' } });
+  for (const cmdline of [DIRECT, path.join(dir, 'no-such-cmdline')]) {
+    await assert.rejects(raucInstaller({ bin, cmdline }).install('/b.raucb', () => undefined), (e: AppError) => {
+      assert.equal(e.code, 'update_board_unsupported');
+      assert.equal(e.status, 409);
+      assert.match(e.message, /boots without the A\/B boot loader.*re-flash the card with the new image.*Nothing was changed/);
+      return true;
+    });
+  }
+  assert.ok(!fs.existsSync(`${bin}.install.args`), 'rauc never called');
+  const seen: number[] = [];
+  await raucInstaller({ bin, cmdline: AB }).install('/b.raucb', (p) => seen.push(p));
+  assert.equal(fs.readFileSync(`${bin}.install.args`, 'utf8').trim(), 'install /b.raucb');
+  assert.deepEqual(seen, [100]);
 });
 
 test("install refusals carry RAUC's own words and say that nothing changed", async () => {
@@ -60,7 +82,7 @@ test("install refusals carry RAUC's own words and say that nothing changed", asy
     ['Installation error: Failed updating slot rootfs.1: No space left on device', 'update_engine_failed', 502, /^Installing: Installation error: Failed updating slot rootfs\.1/],
   ];
   for (const [lastError, code, status, message] of cases) {
-    await assert.rejects(raucInstaller({ bin: failing(lastError) }).install('/b.raucb', () => undefined), (e: AppError) => {
+    await assert.rejects(raucInstaller({ bin: failing(lastError), cmdline: AB }).install('/b.raucb', () => undefined), (e: AppError) => {
       assert.equal(e.code, code, lastError);
       assert.equal(e.status, status);
       assert.match(e.message, message);
@@ -69,7 +91,7 @@ test("install refusals carry RAUC's own words and say that nothing changed", asy
   }
   // the service busy or not there: D-Bus errors on stderr, exit 2
   const busy = fakeRauc({ install: { err: 'Failed to contact rauc service: GDBus.Error:org.gtk.GDBus.UnmappedGError.Quark._g_2dio_2derror_2dquark.Code30: Already processing a different method\nD-Bus error while installing `/b.raucb`\n', code: 2 } });
-  await assert.rejects(raucInstaller({ bin: busy }).install('/b.raucb', () => undefined), (e: AppError) => e.code === 'update_engine_busy' && e.status === 503);
+  await assert.rejects(raucInstaller({ bin: busy, cmdline: AB }).install('/b.raucb', () => undefined), (e: AppError) => e.code === 'update_engine_busy' && e.status === 503);
   await assert.rejects(raucInstaller({ bin: path.join(dir, 'no-such-rauc') }).slots(), (e: AppError) => e.code === 'update_engine_missing' && e.status === 503);
 });
 
