@@ -28,9 +28,9 @@ export function updateHandlers(manager: UpdateManager, changes: EventEmitter<{ s
   return {
     'update.status': async () => manager.status(),
     'update.check': async () => manager.check(),
-    'update.apply': async (p) => manager.apply(parseApply(p)),
+    'update.apply': async (p) => { await manager.afterCheck(); return manager.apply(parseApply(p)); },
     'update.cancel': async () => manager.cancel(),
-    'update.rollback': async () => manager.rollback(),
+    'update.rollback': async () => { await manager.afterCheck(); return manager.rollback(); },
     'update.settings': async (p) => {
       const { settings, errors } = parseSettings(p, manager.status().settings);
       if (errors.length) throw badRequest('invalid_update_settings', errors.join('; '), { errors });

@@ -40,6 +40,7 @@ const mb = (n: number) => (n / 1e6).toFixed(0);
 
 export class UpdateManager {
   private phase: UpdatePhase = 'idle';
+  private checking?: Promise<UpdateStatus>;
   private available: Release | null = null;
   private lastCheck: string | null = null;
   private progress?: UpdateStatus['progress'];
@@ -90,9 +91,23 @@ export class UpdateManager {
     return this.status();
   }
 
-  /** Reads the channel's index; the newest release for this device becomes `available`. */
-  async check(): Promise<UpdateStatus> {
+  /**
+   * Reads the channel's index; the newest release for this device becomes `available`. A check asked for
+   * while one runs (the background check, say) gets that one's answer instead of update_busy.
+   */
+  check(): Promise<UpdateStatus> {
+    if (this.checking) return this.checking;
     this.idleOrBusy();
+    this.checking = this.readIndex().finally(() => { this.checking = undefined; });
+    return this.checking;
+  }
+
+  /** Resolves once no check runs: what apply and rollback wait for first, so they are not refused by one. */
+  async afterCheck(): Promise<void> {
+    await this.checking?.catch(() => {});
+  }
+
+  private async readIndex(): Promise<UpdateStatus> {
     this.phase = 'checking';
     this.emit();
     try {

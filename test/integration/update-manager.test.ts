@@ -119,6 +119,20 @@ test('a check offers the newest release for this board that is newer than what r
   assert.equal(s.phase, 'idle');
 });
 
+test('a check or an apply asked for while the background check runs waits for that check instead of being refused', async () => {
+  const { m } = manager(fs.mkdtempSync(path.join(stack.dir, 'm-')));
+  const first = m.check();
+  assert.equal(m.status().phase, 'checking');
+  const second = m.check();
+  assert.equal(await second, await first, 'the running check answers both');
+  const again = m.check();
+  await m.afterCheck();
+  assert.equal(m.status().phase, 'idle');
+  assert.equal((await again).available?.version, '0.3.0');
+  assert.equal(m.apply({}).phase, 'downloading', 'apply goes ahead once the check is over');
+  await settled(m);
+});
+
 test('a broken index, a missing one and no server at all: the reason in the error and in the status', async () => {
   const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
   const { m } = manager(dir);
