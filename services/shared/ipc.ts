@@ -266,11 +266,16 @@ export interface PendingSwitch {
   at: string;
   /** The boot that installed it: only a later boot can tell whether the switch happened. */
   bootId: string;
+  /**
+   * false from just before the engine writes until it has finished: a boot that finds it false and runs the
+   * old version was cut off mid-install (nothing changed), one that runs the new version is its trial.
+   */
+  written?: boolean;
 }
 
 export interface UpdateOutcome {
   /** installed: the new version runs; rolled_back: it did not start and the old one came back; reverted: went back as asked. */
-  outcome: 'installed' | 'rolled_back' | 'reverted';
+  outcome: 'installed' | 'rolled_back' | 'reverted' | 'interrupted';
   from: string;
   to: string;
   at: string;

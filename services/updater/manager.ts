@@ -74,7 +74,9 @@ export class UpdateManager {
     if (!pending || pending.bootId === this.d.bootId) return;
     const ok = pending.to === this.d.current.version;
     const at = new Date().toISOString();
-    const last: UpdateOutcome = !ok
+    const last: UpdateOutcome = !ok && pending.written === false
+      ? { outcome: 'interrupted', from: pending.from, to: pending.to, at, message: `Installing ${pending.to} was cut off (the power or the system went down while it was written); ${this.d.current.version} runs as before. Apply the update again.` }
+      : !ok
       ? { outcome: 'rolled_back', from: pending.from, to: pending.to, at, message: `Version ${pending.to} did not start correctly; PrintBox went back to ${this.d.current.version}` }
       : pending.kind === 'rollback'
         ? { outcome: 'reverted', from: pending.from, to: pending.to, at, message: `Went back from ${pending.from} to ${pending.to} as asked` }
@@ -216,11 +218,21 @@ export class UpdateManager {
     }
     if (signal.aborted) throw new AppError('update_cancelled', 409, 'The update was cancelled; nothing was changed');
     this.committed = true;
-    await this.d.installer.install(bundle, (percent, message) => { this.progress = { percent, message }; this.emit(); });
+    // Recorded before the engine writes: a power cut from here on is told apart at the next boot, both while
+    // the slot is written (the old version runs) and after the engine switched but before this line below
+    // (the new version runs, and gets its trial).
+    const pending = { kind: 'update' as const, from: this.d.current.version, to: info.version, slot: 'other', at: new Date().toISOString(), bootId: this.d.bootId };
+    this.d.state.update((s) => ({ ...s, pending: { ...pending, written: false } }));
+    try {
+      await this.d.installer.install(bundle, (percent, message) => { this.progress = { percent, message }; this.emit(); });
+    } catch (e) {
+      this.d.state.update((s) => { const { pending: _, ...rest } = s; return rest; });
+      throw e;
+    }
     this.slots = await this.d.installer.slots().catch(() => this.slots);
     const target = this.slots?.slots.find((s) => s.primary && !s.booted)?.bootname ?? 'other';
     this.d.state.update((s) => ({
-      ...s, pending: { kind: 'update', from: this.d.current.version, to: info.version, slot: target, at: new Date().toISOString(), bootId: this.d.bootId },
+      ...s, pending: { ...pending, slot: target, written: true },
       ...(target !== 'other' ? { versions: { ...s.versions, [target]: info.version } } : {}),
     }));
     if (downloaded) await fs.promises.rm(bundle, { force: true }); // the slot holds it now; the data partition needs the room

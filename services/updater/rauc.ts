@@ -25,7 +25,8 @@ interface Run { code: number | null; stdout: string; stderr: string; missing: bo
 /** Runs rauc without a shell, calling `onLine` for each stdout line as it arrives. */
 function run(bin: string, args: string[], timeoutMs: number, onLine?: (line: string) => void): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(bin, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // English messages (the errors are matched below) in UTF-8: under plain C, GLib prints its quotes as '?'
+    const child = spawn(bin, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

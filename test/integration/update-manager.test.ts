@@ -165,7 +165,7 @@ test('an update asked for during a print downloads at once, installs only after 
   assert.equal(s.phase, 'rebooting');
   assert.deepEqual(calls, ['inspect printbox-0.3.0.raucb', 'install printbox-0.3.0.raucb']);
   assert.equal(reboots.length, 1);
-  assert.deepEqual({ ...s.pending, at: undefined }, { kind: 'update', from: '0.2.0', to: '0.3.0', slot: 'B', at: undefined, bootId: 'boot-1' });
+  assert.deepEqual({ ...s.pending, at: undefined }, { kind: 'update', from: '0.2.0', to: '0.3.0', slot: 'B', at: undefined, bootId: 'boot-1', written: true });
   assert.ok(seen.some((x) => x.phase === 'installing' && x.progress?.percent === 80));
   assert.ok(!fs.existsSync(path.join(dir, 'dl', 'printbox-0.3.0.raucb')), 'the downloaded bundle is removed once installed');
   assert.throws(() => m.cancel(), (e: AppError) => e.code === 'update_not_running' || e.code === 'update_committed');
@@ -268,4 +268,33 @@ test('the slot the card was flashed with: its version is remembered, shown after
   await back.m.reconcile();
   assert.equal(back.m.status().last?.outcome, 'reverted');
   assert.equal(back.m.status().last?.message, 'Went back from 0.3.0 to 0.2.0 as asked');
+});
+
+test('a power cut while the slot is written: the next boot runs the old version and says the install was cut off', async () => {
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
+  await stack.untilState('vp-1', 'idle');
+  const e = engine();
+  // the engine never returns: the power went while it wrote
+  e.installer.install = (_file, progress) => { progress(40, 'Copying image to rootfs.1'); return new Promise(() => {}); };
+  const first = manager(dir, { installer: e.installer });
+  bundle('cut.raucb', { compatible: COMPATIBLE, version: '0.3.0' });
+  first.m.apply({ file: path.join(served, 'cut.raucb') });
+  await stack.until(() => /Copying image/.test(first.m.status().progress?.message ?? ''), 10_000, 'the engine writing');
+  assert.equal(StateFile.open(path.join(dir, 'state.json'), log).get().pending?.written, false, 'on the card before the engine writes');
+  // the power goes: the boot loader starts the old slot again, a new service reads the state
+  const after = manager(dir, { bootId: 'boot-2' });
+  await after.m.reconcile();
+  const last = after.m.status().last;
+  assert.equal(last?.outcome, 'interrupted');
+  assert.equal(last?.message, 'Installing 0.3.0 was cut off (the power or the system went down while it was written); 0.2.0 runs as before. Apply the update again.');
+  assert.equal(after.m.status().pending, undefined);
+});
+
+test('a power cut after the engine switched but before the service recorded it: the new version reports installed', async () => {
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
+  const state = StateFile.open(path.join(dir, 'state.json'), log);
+  state.update((s) => ({ ...s, pending: { kind: 'update', from: '0.2.0', to: '0.3.0', slot: 'other', at: new Date().toISOString(), bootId: 'boot-1', written: false } }));
+  const onB = manager(dir, { bootId: 'boot-2', current: { version: '0.3.0', compatible: COMPATIBLE } });
+  await onB.m.reconcile();
+  assert.equal(onB.m.status().last?.outcome, 'installed');
 });
