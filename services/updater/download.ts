@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../shared/errors.ts';
 
@@ -62,15 +62,25 @@ async function hashExisting(part: string, size: number) {
 /**
  * A bundle finished before a power cut or a restart of this service is used as it is, once it still
  * matches the index. Anything else (another size or content, a mode looser than the one RAUC accepts,
- * a file this service may no longer read because RAUC took it over) is deleted and fetched again.
+ * a file this service can no longer read) is deleted and fetched again. One that RAUC took over during an
+ * install that was cut off (root's now, read-only) is copied into a file of this service's own: `rauc
+ * info`, run as this user, must take a lease on the bundle it checks, which only its owner may.
  */
 async function keptBundle(dest: string, size: number, sha256: string): Promise<boolean> {
   try {
     const st = await fs.promises.stat(dest);
     if (st.size === size && !looser(st.mode)) {
       const hash = createHash('sha256');
-      await hashInto(dest, hash);
-      if (hash.digest('hex') === sha256) return true;
+      if (st.uid === process.getuid?.()) {
+        await hashInto(dest, hash);
+        if (hash.digest('hex') === sha256) return true;
+      } else {
+        const copy = `${dest}.part`;
+        await pipeline(fs.createReadStream(dest), new Transform({ transform(c: Buffer, _e, cb) { hash.update(c); cb(null, c); } }),
+          fs.createWriteStream(copy, { mode: BUNDLE_MODE }));
+        if (hash.digest('hex') === sha256) { await fs.promises.rename(copy, dest); return true; }
+        await fs.promises.rm(copy, { force: true });
+      }
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;

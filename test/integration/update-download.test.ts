@@ -145,6 +145,14 @@ test('a bundle that finished before a restart is checked again and used without 
   assert.equal(await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256, onProgress: (n) => seen.push(n) }), d);
   assert.deepEqual(ranges, [], 'nothing fetched');
   assert.deepEqual(seen, [SIZE]);
+  // as RAUC leaves a bundle it took over for an install that was then cut off: another owner, read-only
+  fs.chownSync(d, 4242, 4242);
+  fs.chmodSync(d, 0o440);
+  assert.equal(await downloadBundle({ url: `${base}/b.raucb`, dest: d, size: SIZE, sha256 }), d);
+  assert.deepEqual(ranges, [], 'copied on the device, not fetched');
+  assert.equal(fs.statSync(d).uid, process.getuid!(), "the service's own file again");
+  assert.equal(fs.statSync(d).mode & 0o777, BUNDLE_MODE);
+  assert.ok(fs.readFileSync(d).equals(body));
   const damaged = Buffer.from(body);
   damaged.writeUInt8(damaged.readUInt8(SIZE - 1) ^ 0xff, SIZE - 1);
   for (const [what, content] of [['same size, other bytes', damaged], ['cut short', body.subarray(0, 1000)]] as const) {
