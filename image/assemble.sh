@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stage 3: PrintBox on top of the cached base: /opt/printbox (compiled JS, web/dist, arm64 node_modules),
-# units, users, overlay; then the MBR disk image (FAT32 boot + ext4 root) without loop mounts.
-# Usage: image/assemble.sh BASE_TAR MODULES_TAR OUT_DIR → OUT_DIR/printbox-arm64.img (+ kernel/initrd for QEMU)
+# units, users, overlay; then the MBR disk image without loop mounts: FAT32 boot, root slots A and B, data
+# (docs/updates.md, "The card").
+# Usage: image/assemble.sh BASE_TAR MODULES_TAR OUT_DIR → OUT_DIR/printbox-arm64.img, the root file system
+# alone as OUT_DIR/printbox-arm64.rootfs.ext4 (what an update bundle carries), kernel/initrd for QEMU
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -41,26 +43,45 @@ fi
 step "overlay, units, users"
 cp -a "$HERE/overlay/." "$rootfs/"
 install -m 644 "$ROOT/services/auth/printbox.pam" "$rootfs/etc/pam.d/printbox"   # one source for dev and image
-install -m 644 "$ROOT"/systemd/*.service "$ROOT"/systemd/*.socket "$ROOT"/systemd/*.path "$ROOT"/systemd/*.target "$rootfs/usr/lib/systemd/system/"
+install -m 644 "$ROOT"/systemd/*.service "$ROOT"/systemd/*.socket "$ROOT"/systemd/*.path "$ROOT"/systemd/*.timer "$ROOT"/systemd/*.target "$rootfs/usr/lib/systemd/system/"
 echo printbox > "$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tprintbox\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$rootfs/etc/hosts"
+# Root is whichever slot U-Boot started (root=PARTUUID=… on the kernel line): /dev/root, not a label both
+# slots carry. What must outlive an update lives on the data partition, bound where the system expects it.
 cat > "$rootfs/etc/fstab" <<'FSTAB'
 # <device>      <mount>         <type> <options>                               <dump> <pass>
-LABEL=PBROOT    /               ext4   defaults,noatime,commit=60              0      1
+/dev/root       /               ext4   defaults,noatime,commit=60              0      1
 # printbox.txt may hold secrets until first boot consumes them: root only
 LABEL=PBBOOT    /boot/firmware  vfat   defaults,noatime,umask=0077,flush       0      2
+LABEL=PBDATA    /data           ext4   defaults,noatime,commit=60              0      2
+/data/printbox       /var/lib/printbox       none bind 0 0
+/data/printbox-init  /var/lib/printbox-init  none bind 0 0
+/data/rauc           /var/lib/rauc           none bind 0 0
+/data/home           /home                   none bind 0 0
 FSTAB
-# Future kernel upgrades on the device keep booting from our root label.
-sed -i 's/^#\?ROOTPART=.*/ROOTPART=LABEL=PBROOT/' "$rootfs/etc/default/raspi-firmware"
+# The Pi 5 starts the kernel on the FAT directly: its cmdline.txt names slot A, and so does the next
+# kernel upgrade's (Debian's hook writes ROOTPART into it).
+sed -i 's/^#\?ROOTPART=.*/ROOTPART=PARTUUID=5072426f-02/' "$rootfs/etc/default/raspi-firmware"
+# The update engine trusts one CA: the release's (PRINTBOX_UPDATE_KEYS, never in the repo) or, for
+# development builds, the test fixtures' own.
+if [ -n "${PRINTBOX_UPDATE_KEYS:-}" ]; then
+  install -m 644 "$PRINTBOX_UPDATE_KEYS/ca.cert.pem" "$rootfs/etc/rauc/keyring.pem"
+else
+  echo "image: WARNING: no PRINTBOX_UPDATE_KEYS: this image trusts update bundles signed with the development keys" >&2
+  install -m 644 "$ROOT/test/fixtures/update-keys/dev-ca.cert.pem" "$rootfs/etc/rauc/keyring.pem"
+fi
 in_chroot "$rootfs" sh -euc '
   systemd-sysusers
   systemctl enable printbox.target printbox-init.service printbox-web.service printbox-auth.socket \
     printbox-printer.service printbox-firstboot.service printbox-issue.service \
+    printbox-update.service printbox-trial.timer \
     NetworkManager.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null
   systemctl set-default multi-user.target >/dev/null 2>&1
   # wait-online would hold network-online.target for 2 min while Wi-Fi is unconfigured; the linker
   # retries on its own, so nothing needs to wait for an address.
   systemctl mask NetworkManager-wait-online.service >/dev/null 2>&1 || true
+  # rauc-mark-good would mark every boot good; printbox-update keeps a new version only after its trial.
+  systemctl mask rauc-mark-good.service >/dev/null 2>&1 || true
   # Exposure <= 2.5 for the web and printer units, as rated by the systemd of the image
   # (reported here; test/image/boot.test.ts asserts it on the booted device)
   for u in printbox-web printbox-printer printbox-auth; do
@@ -75,40 +96,70 @@ for bad in modemmanager brltty; do
   if chroot "$rootfs" /usr/bin/dpkg-query -W -f='${Status}' "$bad" 2>/dev/null | grep -q 'ok installed'; then echo "image: $bad must not be installed" >&2; exit 1; fi
 done
 
-step "boot partition contents"
+step "kernel links, boot partition contents, U-Boot"
+kver=$(ls "$rootfs"/boot/vmlinuz-* | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
+# /boot/vmlinuz and /boot/initrd.img (link_in_boot, overlay /etc/kernel-img.conf): U-Boot loads these from
+# the slot it boots. Then Debian's raspi-firmware hook again, now that the overlay's
+# /etc/default/raspi-firmware-custom (U-Boot on the Pi 3, Zero 2 W and 4) and ROOTPART are in place.
+in_chroot "$rootfs" sh -euc "linux-update-symlinks install $kver /boot/vmlinuz-$kver
+  DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware $kver" >&2
+[ -e "$rootfs/boot/vmlinuz" ] && [ -e "$rootfs/boot/initrd.img" ] || { echo "image: /boot/vmlinuz or /boot/initrd.img missing" >&2; exit 1; }
 bootdir="$work/bootfs"; mkdir -p "$bootdir"
 cp -a "$rootfs/boot/firmware/." "$bootdir/"
 rm -rf "${rootfs:?}/boot/firmware/"*
+grep -q '^kernel=u-boot.bin' "$bootdir/config.txt" || { echo "image: config.txt does not start U-Boot" >&2; exit 1; }
+install -m 644 "$rootfs/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$bootdir/u-boot.bin"
+mkimage -q -A arm64 -T script -C none -n "PrintBox A/B" -d "$HERE/boot/boot.cmd" "$bootdir/boot.scr"
 install -m 644 "$HERE/boot/printbox.txt" "$bootdir/printbox.txt"
 # Raspberry Pi Imager 1.9 picks the customisation format of a local image file by this file: "pi-gen"
 # in it means firstrun.sh (which PrintBox applies), anything else cloud-init (which it does not).
 printf 'PrintBox %s (Debian trixie arm64). Not built with pi-gen, but applies the firstrun.sh OS customisation of Raspberry Pi Imager as pi-gen images do.\n' \
   "$(node -p 'require("'"$ROOT"'/package.json").version')" > "$bootdir/issue.txt"
-# Debian's generated line with our root label (what raspi-firmware writes on the next kernel upgrade);
-# root starts read-only so systemd can fsck it.
-echo "console=tty0 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait" > "$bootdir/cmdline.txt"
-cp "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -1)" "$out/printbox-arm64.vmlinuz"
-cp "$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -1)" "$out/printbox-arm64.initrd"
-# The firmware boots the copies on the FAT; the generated initrd in /boot would only duplicate ~37 MB
-# in the .xz (update-initramfs makes a new one with the next kernel).
-rm -f "$rootfs"/boot/initrd.img-*
+# Debian's generated line (what raspi-firmware writes on the next kernel upgrade), slot A's root for the
+# Pi 5; U-Boot appends the slot it chose, and the kernel takes the last root=. Root starts read-only so
+# systemd can fsck it.
+echo "console=tty0 root=PARTUUID=5072426f-02 rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait" > "$bootdir/cmdline.txt"
+cp "$rootfs/boot/vmlinuz-$kver" "$out/printbox-arm64.vmlinuz"
+cp "$rootfs/boot/initrd.img-$kver" "$out/printbox-arm64.initrd"
 
-step "disk image: FAT32 boot + ext4 root (mkfs.vfat/mcopy, mke2fs -d, sfdisk — no loop mounts)"
+step "data partition: what outlives an update"
+datadir="$work/data"; mkdir -p "$datadir"
+for d in printbox printbox-init rauc home; do
+  case $d in home) src="$rootfs/home" ;; *) src="$rootfs/var/lib/$d" ;; esac
+  mkdir -p "$src" "$datadir/$d"
+  cp -a "$src/." "$datadir/$d/"
+  find "$src" -mindepth 1 -delete
+done
+mkdir -p "$rootfs/data"
+
+step "disk image: FAT32 boot, root slots A and B, data (mkfs.vfat/mcopy, mke2fs -d, sfdisk — no loop mounts)"
 MiB=$((1024 * 1024))
 boot_mib=256
-root_mib=$(( ($(du -s --block-size=1M "$rootfs" | cut -f1) * 13 / 10) + 256 ))
+slot_mib=${PRINTBOX_SLOT_MIB:-2048}
+data_mib=128
+# Root is as small as its contents (plus room for first-boot files); it grows to its slot on the device,
+# and so does every root an update writes (RAUC's resize=true).
+root_mib=$(( ($(du -s --block-size=1M "$rootfs" | cut -f1) * 115 / 100) + 128 ))
+[ "$root_mib" -le "$slot_mib" ] || { echo "image: root needs ${root_mib} MiB, a slot has ${slot_mib} (PRINTBOX_SLOT_MIB)" >&2; exit 1; }
 img="$out/printbox-arm64.img"
-rm -f "$img" "$work/boot.fat" "$work/root.ext4"
+rootimg="$out/printbox-arm64.rootfs.ext4"
+rm -f "$img" "$rootimg" "$work/boot.fat" "$work/data.ext4"
 mkfs.vfat -F 32 -n PBBOOT -C "$work/boot.fat" $((boot_mib * 1024)) >/dev/null
 mcopy -s -i "$work/boot.fat" "$bootdir"/* ::/
-mke2fs -q -t ext4 -L PBROOT -m 1 -d "$rootfs" "$work/root.ext4" "${root_mib}M"
-truncate -s $(( (4 + boot_mib + root_mib) * MiB )) "$img"
+mke2fs -q -t ext4 -L PBROOT -m 1 -d "$rootfs" "$rootimg" "${root_mib}M"
+mke2fs -q -t ext4 -L PBDATA -m 1 -d "$datadir" "$work/data.ext4" "${data_mib}M"
+a=$((4 + boot_mib)) b=$((4 + boot_mib + slot_mib)) d=$((4 + boot_mib + 2 * slot_mib))
+truncate -s $(( (d + data_mib) * MiB )) "$img"
+# The disk id names the partitions (PARTUUID 5072426f-0N) for U-Boot, RAUC and cmdline.txt.
 sfdisk -q "$img" <<SFDISK
 label: dos
 label-id: 0x5072426f
 start=4MiB, size=${boot_mib}MiB, type=c, bootable
-start=$((4 + boot_mib))MiB, type=83
+start=${a}MiB, size=${slot_mib}MiB, type=83
+start=${b}MiB, size=${slot_mib}MiB, type=83
+start=${d}MiB, type=83
 SFDISK
 dd if="$work/boot.fat" of="$img" bs=1M seek=4 conv=notrunc,sparse status=none
-dd if="$work/root.ext4" of="$img" bs=1M seek=$((4 + boot_mib)) conv=notrunc,sparse status=none
-step "image ready: $img ($(( $(stat -c %s "$img") / MiB )) MiB)"
+dd if="$rootimg" of="$img" bs=1M seek=$a conv=notrunc,sparse status=none
+dd if="$work/data.ext4" of="$img" bs=1M seek=$d conv=notrunc,sparse status=none
+step "image ready: $img ($(( $(stat -c %s "$img") / MiB )) MiB; root ${root_mib} MiB in a ${slot_mib} MiB slot)"

@@ -8,7 +8,10 @@ source "$HERE/host-tools.sh"
 CACHE="${PRINTBOX_IMAGE_CACHE:-/var/cache/printbox-image}"
 SUITE=trixie
 MIRROR=http://deb.debian.org/debian
-key=$(cat "$HERE/packages.txt" "$HERE/base.sh" "$HERE/overlay/etc/apt/preferences.d/printbox-kernel.pref" | sha256sum | cut -c1-16)
+# PRINTBOX_BASE_SERIAL (e.g. a date) forces a fresh base with Debian's newest packages, security fixes
+# included, for the next release's bundle (docs/updates.md, "Security updates").
+key=$( (cat "$HERE/packages.txt" "$HERE/base.sh" "$HERE/overlay/etc/apt/preferences.d/printbox-kernel.pref"
+  echo "${PRINTBOX_BASE_SERIAL:-}") | sha256sum | cut -c1-16)
 out="$CACHE/base-$key.tar"
 if [ -s "$out" ]; then echo "image: base rootfs cached ($out)" >&2; echo "$out"; exit 0; fi
 ensure_image_host

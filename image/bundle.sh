@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A signed RAUC update bundle (verity format) of a root file system image: what a device on the same
+# A signed RAUC update bundle (plain format: image/overlay/etc/rauc/system.conf says why) of a root file system image: what a device on the same
 # compatible installs into its other slot (docs/updates.md "Bundles").
 # Usage: image/bundle.sh ROOTFS_EXT4 VERSION OUT.raucb [KEY_DIR]
 # KEY_DIR holds signer.cert.pem, signer.key.pem and ca.cert.pem (PRINTBOX_UPDATE_KEYS); without it the
 # development keys of test/fixtures/update-keys sign, and the bundle says so in its description.
+# PRINTBOX_BUNDLE_MKSQUASHFS_ARGS: mksquashfs options (the image tests' own bundles use a fast compressor).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -26,10 +27,11 @@ description=$desc
 build=$(date -u +%Y%m%dT%H%M%SZ)
 
 [bundle]
-format=verity
+format=plain
 
 [image.rootfs]
 filename=rootfs.ext4
 MANIFEST
 rm -f "$out"
-rauc bundle --cert="$cert" --key="$key" --keyring="$ca" "$work" "$out" >&2
+rauc bundle --cert="$cert" --key="$key" --keyring="$ca" \
+  ${PRINTBOX_BUNDLE_MKSQUASHFS_ARGS:+--mksquashfs-args="$PRINTBOX_BUNDLE_MKSQUASHFS_ARGS"} "$work" "$out" >&2

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Host tools for building and booting the image, all from Debian ("the script installs its own host tools").
-# qemu-user-static + binfmt let us run the arm64 chroot; no loop mounts are used anywhere.
+# qemu-user-static + binfmt let us run the arm64 chroot; no loop mounts are used anywhere. The aarch64 cross
+# compiler and the SQLite headers build the native Node modules (image/modules.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils
-  debian-archive-keyring arch-test rauc squashfs-tools)
-# u-boot-qemu and u-boot-tools (mkimage): the A/B boot test under real U-Boot
+  debian-archive-keyring arch-test rauc squashfs-tools u-boot-tools g++-aarch64-linux-gnu libsqlite3-dev)
+# u-boot-qemu: the guest firmware of the A/B boot tests (real U-Boot); u-boot-tools (mkimage) makes boot.scr
 IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools)
 
 ensure_binfmt() {

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `npm run image`: dist/printbox-arm64.img.xz + .sha256 + a Raspberry Pi Imager os_list entry.
+# `npm run image`: dist/printbox-arm64.img.xz + .sha256 + a Raspberry Pi Imager os_list entry, and the
+# update bundle dist/printbox-<version>-arm64.raucb.
 # Stages (image/): base.sh (mmdebstrap, cached by package list) → modules.sh (arm64 node_modules,
 # cached by package-lock) → assemble.sh (PrintBox + units + overlay, partitioned image).
-# Env: PRINTBOX_IMAGE_CACHE (default /var/cache/printbox-image), PRINTBOX_IMAGE_XZ=0 to skip compression.
+# Env: PRINTBOX_IMAGE_CACHE (default /var/cache/printbox-image), PRINTBOX_IMAGE_XZ=0 to skip compression,
+# PRINTBOX_IMAGE_BUNDLE=0 to skip the update bundle, PRINTBOX_UPDATE_KEYS the release's signing keys.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/image/host-tools.sh"
 cd "$ROOT"
 start=$SECONDS
+ensure_apt "${BASE_APT[@]}"   # a fresh machine running `npm run image` first: the host build of the native modules needs them
 ensure_npm           # host tsc/vite for compiling; the image gets its own arm64 node_modules
 ensure_image_host
 # One build at a time per cache: two checkouts building at once would race on the cached stages.
@@ -18,6 +21,14 @@ base=$(bash image/base.sh)
 modules=$(bash image/modules.sh "$base")
 bash image/assemble.sh "$base" "$modules" "$out"
 img="$out/printbox-arm64.img"
+version=$(node -p 'require("./package.json").version')
+if [ "${PRINTBOX_IMAGE_BUNDLE:-1}" != 0 ]; then
+  # the same root file system as a signed update bundle, for devices already in the field (docs/updates.md)
+  echo "image: [$((SECONDS - start))s] update bundle…" >&2
+  rm -f "$out"/printbox-*-arm64.raucb
+  bash image/bundle.sh "$out/printbox-arm64.rootfs.ext4" "$version" "$out/printbox-$version-arm64.raucb"
+  echo "image: [$((SECONDS - start))s] bundle $out/printbox-$version-arm64.raucb ($(( $(stat -c %s "$out/printbox-$version-arm64.raucb") / 1000000 )) MB)" >&2
+fi
 if [ "${PRINTBOX_IMAGE_XZ:-1}" != 0 ]; then
   echo "image: [$((SECONDS - start))s] compressing with xz…" >&2
   xz -T0 -6 -k -f "$img"

@@ -47,10 +47,45 @@ fatwrite ${devtype} ${devnum}:1 ${pb_env} pbslot.txt ${filesize}
 echo "PrintBox: booting slot ${pb_slot} (partition ${pb_part}; tries left A=${BOOT_A_LEFT} B=${BOOT_B_LEFT})"
 
 part uuid ${devtype} ${devnum}:${pb_part} pb_partuuid
-setenv bootargs "console=tty0 ${pb_console} root=PARTUUID=${pb_partuuid} rootfstype=ext4 rootwait fsck.repair=yes net.ifnames=0 cma=64M panic=10 rauc.slot=${pb_slot}"
+
+# The kernel line is cmdline.txt's, as the firmware would pass it (Raspberry Pi Imager adds its firstrun.sh
+# there), plus the slot's root: the kernel takes the last root=. The file may end in LF or CR LF: those are
+# cut, the rest is one line.
+setexpr pb_cmd ${pxefile_addr_r} + 0x10000
+setenv pb_cmdline
+if load ${devtype} ${devnum}:1 ${pb_cmd} cmdline.txt; then
+  setexpr pb_end ${pb_cmd} + ${filesize}
+  mw.b ${pb_end} 0 1
+  setenv pb_trim 1
+  for i in 1 2 3 4; do
+    if test "${pb_trim}" = 1 && test ${filesize} != 0; then
+      setexpr pb_end ${pb_end} - 1
+      setexpr.b pb_c *${pb_end}
+      if test "${pb_c}" = a || test "${pb_c}" = d; then mw.b ${pb_end} 0 1; else setenv pb_trim 0; fi
+    fi
+  done
+  setexpr.s pb_cmdline *${pb_cmd}
+fi
+if test -z "${pb_cmdline}"; then
+  setenv pb_cmdline "console=tty0 rootfstype=ext4 rootwait fsck.repair=yes net.ifnames=0 cma=64M"
+fi
+# The serial console last, so it is /dev/console: the Pi's header UART (Debian's choice for arm64 Pis),
+# QEMU's PL011 elsewhere.
+if test "${board}" = rpi; then setenv pb_console console=ttyS1,115200; else setenv pb_console console=ttyAMA0; fi
+setenv bootargs "${pb_cmdline} ${pb_console} root=PARTUUID=${pb_partuuid} rauc.slot=${pb_slot} panic=10"
 echo "PrintBox: kernel line ${bootargs}"
-load ${devtype} ${devnum}:${pb_part} ${kernel_addr_r} /boot/Image
-load ${devtype} ${devnum}:${pb_part} ${ramdisk_addr_r} /boot/initrd.img
-booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdt_addr}
+
+# Debian's arm64 kernel is about 40 MiB uncompressed: loaded at U-Boot's kernel_addr_r it would run over the
+# device tree the firmware handed over and the default ramdisk address (both within 40 MiB of it on the Pi).
+# So the device tree is moved first and everything is placed well above.
+if test -n "${fdt_addr}"; then fdt addr ${fdt_addr}; else fdt addr ${fdtcontroladdr}; fi
+setexpr pb_fdt ${kernel_addr_r} + 0x3e00000
+setexpr pb_kernel ${kernel_addr_r} + 0x4000000
+setexpr pb_initrd ${kernel_addr_r} + 0x8000000
+fdt move ${fdtaddr} ${pb_fdt} 0x100000
+# /boot/vmlinuz and /boot/initrd.img are the slot's links to its newest kernel (link_in_boot in /etc/kernel-img.conf)
+load ${devtype} ${devnum}:${pb_part} ${pb_kernel} /boot/vmlinuz
+load ${devtype} ${devnum}:${pb_part} ${pb_initrd} /boot/initrd.img
+booti ${pb_kernel} ${pb_initrd}:${filesize} ${pb_fdt}
 echo "PrintBox: slot ${pb_slot} did not boot; restarting to try the next one"
 reset

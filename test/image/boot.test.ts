@@ -16,11 +16,14 @@ import { createLogger } from '../../services/shared/log.ts';
 import { adminChecks, powerOffCheck } from './admin-checks.ts';
 import { onboardChecks } from './onboard-checks.ts';
 import { cameraChecks } from './camera-checks.ts';
-import { boot, exec, freePort, guestRequest, tail, waitFor, type Guest, type Vm } from './qemu.ts';
+import { updateChecks } from './update-checks.ts';
+import { boot, exec, freePort, grownSizes, guestRequest, tail, waitFor, type Guest, type VirtVm } from './qemu.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../dist');
 const BOOT_OFFSET = 4 * 1024 * 1024; // image/assemble.sh: FAT32 boot partition at 4 MiB
 const MIB = 1024 * 1024;
+// the card is this much larger than the image: the data partition grows into it and holds the test's bundles
+const CARD_SPARE_MIB = 2048;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-image-test-'));
 const admin = { user: 'tester', password: `pb-${crypto.randomBytes(9).toString('base64url')}` };
@@ -28,12 +31,12 @@ const owner = { email: 'owner@printbox.test', password: `cloud-${crypto.randomBy
 // The account Raspberry Pi Imager would write as userconf.txt ("user:crypted-password").
 const imager = { user: 'imageruser', password: `im-${crypto.randomBytes(9).toString('base64url')}` };
 const other = { user: 'outsider', password: `ou-${crypto.randomBytes(9).toString('base64url')}` };
-const ports = { https: 0, http: 0, ssh: 0, cloud: 0 };
+const ports = { https: 0, http: 0, ssh: 0, cloud: 0, updates: 0 };
 const store = new CloudStore();
 const cloudApp = createCloudServer({ store, log: createLogger({ scope: 'cloud', level: 'warn' }) });
 let cloud: https.Server;
 const consoleLog = path.join(tmp, 'console.log');
-let vm: Vm | undefined;
+let vm: VirtVm | undefined;
 
 const api = (p: string) => `https://127.0.0.1:${ports.https}${p}`;
 
@@ -72,7 +75,9 @@ async function injectCloudCa(img: string, caPem: string): Promise<void> {
   await dd([`if=${img}`, `of=${part}`, `skip=${startMiB}`, `count=${(rootPart.size * 512) / MIB}`]);
   const env = path.join(tmp, 'printbox.env');
   const ca = path.join(tmp, 'test-cloud-ca.pem');
-  fs.writeFileSync(env, 'PRINTBOX_CLOUD_CA=/etc/printbox/test-cloud-ca.pem\n', { mode: 0o644 });
+  // the update server of update-checks.ts, and the shortest trial a new version gets
+  fs.writeFileSync(env, ['PRINTBOX_CLOUD_CA=/etc/printbox/test-cloud-ca.pem', 'PRINTBOX_UPDATE_SERVER=http://10.0.2.101',
+    'PRINTBOX_UPDATE_TRIAL_S=60', ''].join('\n'), { mode: 0o644 });
   fs.writeFileSync(ca, caPem, { mode: 0o644 });
   const cmds = ['rm /etc/printbox/printbox.env', `write ${env} /etc/printbox/printbox.env`, `write ${ca} /etc/printbox/test-cloud-ca.pem`];
   const cmdFile = path.join(tmp, 'debugfs.cmds');
@@ -85,10 +90,10 @@ async function injectCloudCa(img: string, caPem: string): Promise<void> {
 }
 
 before(async () => {
-  for (const f of ['printbox-arm64.img', 'printbox-arm64.vmlinuz', 'printbox-arm64.initrd']) {
+  for (const f of ['printbox-arm64.img', 'printbox-arm64.rootfs.ext4']) {
     assert.ok(fs.existsSync(path.join(DIST, f)), `dist/${f} missing — run scripts/test-image.sh (it builds the image)`);
   }
-  ports.https = await freePort(); ports.http = await freePort(); ports.ssh = await freePort();
+  ports.https = await freePort(); ports.http = await freePort(); ports.ssh = await freePort(); ports.updates = await freePort();
   store.addAccount(owner.email, owner.password);
   // The device insists on an https:// cloud (services/linker/parse.ts), so the reference cloud gets a
   // certificate for the guest-side address 10.0.2.100, trusted through PRINTBOX_CLOUD_CA.
@@ -97,12 +102,12 @@ before(async () => {
   await new Promise<void>((r) => cloud.listen(0, '127.0.0.1', r));
   ports.cloud = (cloud.address() as { port: number }).port;
 
-  // A copy of the image, grown by 1 GiB like a bigger SD card, with the test printbox.txt on its FAT.
+  // A copy of the image, grown like a bigger SD card, with the test printbox.txt on its FAT.
   const img = path.join(tmp, 'test.img');
   console.log('# copying the image');
   await exec('cp', ['--sparse=always', path.join(DIST, 'printbox-arm64.img'), img]);
   await injectCloudCa(img, tls.cert);
-  fs.truncateSync(img, fs.statSync(img).size + 1024 * MIB);
+  fs.truncateSync(img, fs.statSync(img).size + CARD_SPARE_MIB * MIB);
   const cfg = path.join(tmp, 'printbox.txt');
   fs.writeFileSync(cfg, [
     '\uFEFF# written by test/image/boot.test.ts', // BOM and CRLF as a Windows editor would leave them
@@ -121,9 +126,10 @@ before(async () => {
 
   console.log(`# booting (console: ${consoleLog})`);
   vm = boot({
-    image: img, kernel: path.join(DIST, 'printbox-arm64.vmlinuz'), initrd: path.join(DIST, 'printbox-arm64.initrd'),
+    image: img,
     hostForwards: { [ports.https]: 443, [ports.http]: 80, [ports.ssh]: 22 },
-    guestForwards: [{ guestIp: '10.0.2.100', guestPort: 443, hostPort: ports.cloud }],
+    guestForwards: [{ guestIp: '10.0.2.100', guestPort: 443, hostPort: ports.cloud },
+      { guestIp: '10.0.2.101', guestPort: 80, hostPort: ports.updates }],
     consoleLog,
   });
   vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
@@ -216,10 +222,8 @@ test('systemd-analyze security on the device: exposure ≤ 2.5 for printbox-web 
   }
 });
 
-test('first boot: root grown to the card, fresh identity, no modem/braille daemons', async () => {
-  const rootSize = Number((await ssh('df --output=size -B1 / | tail -1')).trim());
-  const imageSize = fs.statSync(path.join(DIST, 'printbox-arm64.img')).size;
-  assert.ok(rootSize > imageSize + 300 * MIB, `root fs ${rootSize} not grown`);
+test('first boot: root grown to its slot and data to the card, fresh identity, no modem/braille daemons', async () => {
+  assert.equal(grownSizes(await ssh('df --output=size -B1 / /data | tail -2'), CARD_SPARE_MIB), undefined);
   assert.match((await ssh('cat /etc/machine-id')).trim(), /^[0-9a-f]{32}$/);
   assert.match(await ssh('ls /etc/ssh'), /ssh_host_ed25519_key/);
   assert.match(await sudo('cat /etc/issue.d/50-printbox.issue'), /([0-9A-F]{2}:){31}[0-9A-F]{2}/);
@@ -293,10 +297,14 @@ const guest: Guest = {
     const p = vm!.proc;
     if (p.exitCode !== null || p.signalCode !== null) resolve(); else p.once('exit', () => resolve());
   }),
+  powerCut: () => vm!.powerCut(),
+  console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, 'latin1') : ''),
 };
 cameraChecks(guest);
 adminChecks(guest);
 // after the administration checks, which expect no Wi-Fi radio yet
 onboardChecks(guest);
+// updates restart the guest several times, on its data partition
+updateChecks(guest, { serverPort: () => ports.updates, dist: DIST, tmp, version: JSON.parse(fs.readFileSync(path.resolve(DIST, '../package.json'), 'utf8')).version });
 // last: the guest powers off
 powerOffCheck(guest);

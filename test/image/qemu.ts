@@ -3,7 +3,8 @@
  * disk and network (boot()), or an emulated Raspberry Pi with the image as its SD card (bootRaspi()).
  * The virt guest gets `-netdev user,restrict=on`: it can reach nothing but the forwarded ports we list,
  * so a booting image can never talk to the internet; the Pi guest gets no network at all.
- * Its own kernel/initrd are used (like the Pi firmware would).
+ * The virt guest starts Debian's U-Boot for QEMU as its firmware, which runs the card's boot.scr and so
+ * picks the root slot as a Pi's U-Boot does; the Pi guest starts what config.txt names.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -50,6 +51,10 @@ export interface Guest {
   admin: { user: string; password: string };
   /** resolves when QEMU has exited (the guest powered off) */
   exited(): Promise<void>;
+  /** pulls the plug (SIGKILL) and powers the same card on again */
+  powerCut(): Promise<void>;
+  /** everything the serial console printed since the first power-on */
+  console(): string;
 }
 
 export async function freePort(): Promise<number> {
@@ -65,10 +70,25 @@ export async function freePort(): Promise<number> {
 
 export interface GuestForward { guestIp: string; guestPort: number; hostPort: number }
 
+/** image/assemble.sh: each root slot's size (PRINTBOX_SLOT_MIB's default) */
+export const SLOT_MIB = 2048;
+
+/**
+ * What first boot grows: root fills its slot, data the rest of the card. `dfOut` is
+ * `df --output=size -B1 / /data | tail -2`; `spareMiB` how much the card is larger than the image.
+ */
+export function grownSizes(dfOut: string, spareMiB: number): string | undefined {
+  const [root, data] = dfOut.trim().split('\n').map(Number);
+  if (!(root! > SLOT_MIB * 0.9 * 1024 * 1024)) return `root file system ${root} B: not grown to its ${SLOT_MIB} MiB slot`;
+  if (!(data! > spareMiB * 0.9 * 1024 * 1024)) return `data file system ${data} B: not grown to the card (${spareMiB} MiB more than the image)`;
+  return undefined;
+}
+
+/** Debian's u-boot-qemu: the virt guest's firmware (image/host-tools.sh installs it). */
+export const UBOOT_QEMU = '/usr/lib/u-boot/qemu_arm64/u-boot.bin';
+
 export interface BootOptions {
   image: string;
-  kernel: string;
-  initrd: string;
   /** host port → guest port, bound on 127.0.0.1 only */
   hostForwards: Record<number, number>;
   guestForwards: GuestForward[];
@@ -76,9 +96,23 @@ export interface BootOptions {
   memoryMiB?: number;
 }
 
-export interface Vm { proc: ChildProcess; stop(): Promise<void> }
+export interface Vm {
+  /** the running QEMU (a new one after each power cut) */
+  readonly proc: ChildProcess;
+  stop(): Promise<void>;
+}
 
-export function boot(opts: BootOptions): Vm {
+export interface VirtVm extends Vm {
+  /** SIGKILL, as a pulled plug, then the same card powered on again */
+  powerCut(): Promise<void>;
+}
+
+/**
+ * Powers the card on: U-Boot, boot.scr, the slot's kernel. A reboot of the guest resets the machine (as a
+ * real board does), so a restart into the other slot happens inside one QEMU; power-off ends QEMU. The
+ * console log is appended to, across power cuts.
+ */
+export function boot(opts: BootOptions): VirtVm {
   const net = ['user', 'id=n0', 'restrict=on',
     ...Object.entries(opts.hostForwards).map(([h, g]) => `hostfwd=tcp:127.0.0.1:${h}-:${g}`),
     // cmd: spawns one connector per guest connection (a tcp: chardev would serve only the first one)
@@ -86,16 +120,28 @@ export function boot(opts: BootOptions): Vm {
   ].join(',');
   const args = [
     '-M', 'virt', '-cpu', 'cortex-a53', '-smp', '2', '-m', String(opts.memoryMiB ?? 1024),
-    '-accel', 'tcg,thread=multi',
-    '-kernel', opts.kernel, '-initrd', opts.initrd,
-    '-append', 'root=LABEL=PBROOT rootfstype=ext4 rootwait console=ttyAMA0 fsck.repair=yes',
+    '-accel', 'tcg,thread=multi', '-bios', UBOOT_QEMU,
     '-drive', `if=none,file=${opts.image},format=raw,id=d0`, '-device', 'virtio-blk-device,drive=d0',
     '-netdev', net, '-device', 'virtio-net-device,netdev=n0',
     '-device', 'virtio-rng-device',
-    '-display', 'none', '-monitor', 'none', '-serial', `file:${opts.consoleLog}`, '-no-reboot',
+    '-chardev', `file,id=con,path=${opts.consoleLog},append=on`, '-serial', 'chardev:con',
+    '-display', 'none', '-monitor', 'none',
   ];
-  const proc = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  return { proc, stop: () => stopProcess(proc) };
+  const start = () => spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  let proc = start();
+  return {
+    get proc() { return proc; },
+    stop: () => stopProcess(proc),
+    async powerCut() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      fs.appendFileSync(opts.consoleLog, '\n[test: power cut; powered on again]\n');
+      proc = start();
+    },
+  };
 }
 
 async function stopProcess(proc: ChildProcess): Promise<void> {

@@ -1,9 +1,9 @@
 /**
  * Boots dist/printbox-arm64.img on an emulated Raspberry Pi 3 B (`qemu-system-aarch64 -M raspi3b`)
- * the way the Pi firmware would: the kernel, initramfs, device tree and command line that the FAT's
- * config.txt and cmdline.txt name, and the whole image as the SD card. So a config.txt, cmdline.txt,
- * DTB or partition layout that would not boot a real Pi fails here, which the `-M virt` boot
- * (kernel and root handed over directly, virtio disk) cannot catch. The checks run on the serial
+ * the way the Pi firmware would: what the FAT's config.txt names (Debian's U-Boot for the Pi, which runs
+ * boot.scr: slot A's kernel and initramfs with cmdline.txt), the device tree, and the whole image as the
+ * SD card. So a config.txt, cmdline.txt, boot.scr, DTB or partition layout that would not boot a real Pi
+ * fails here, which the `-M virt` boot (QEMU's own U-Boot, virtio disk) cannot catch. The checks run on the serial
  * console, logged in as the first-boot admin from printbox.txt. Prints the stage timings.
  * PRINTBOX_IMAGE_DIST: another build's dist/; PRINTBOX_RASPI_TIMEOUT_S: the boot's time limit (900).
  */
@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PI3B, piBootPlan, type PiBootPlan } from './pi-firmware.ts';
-import { bootRaspi, exec, growToPowerOfTwo, tail, type SerialConsole, type Vm } from './qemu.ts';
+import { bootRaspi, exec, growToPowerOfTwo, grownSizes, tail, type SerialConsole, type Vm } from './qemu.ts';
 
 const DIST = process.env.PRINTBOX_IMAGE_DIST ?? path.resolve(import.meta.dirname, '../../dist');
 const MIB = 1024 * 1024;
@@ -28,6 +28,7 @@ const admin = { user: 'pitester', password: `pi-${crypto.randomBytes(9).toString
 const consoleLog = path.join(tmp, 'console.log');
 const stages: Array<[string, number]> = [];
 let plan: PiBootPlan;
+let cardSize = 0;
 let vm: (Vm & { console: SerialConsole }) | undefined;
 
 /** The Pi firmware boots from the first MBR partition, which must be FAT (types 0x0b, 0x0c, 0x0e). */
@@ -63,6 +64,7 @@ before(async () => {
   // Like a real card, larger than the image: an image just under a power of two must not leave root nothing
   // to grow into (the 1.88 GB image on a 2 GiB card did).
   const size = growToPowerOfTwo(sd, 512 * MIB);
+  cardSize = size;
   plan = await piBootPlan(sd, fat, PI3B, tmp);
   console.log(`# SD card ${size / MIB} MiB; config.txt for ${PI3B.name}: ${plan.config.applied.join(' | ')}`);
   console.log(`# cmdline.txt: ${plan.cmdline}`);
@@ -73,6 +75,7 @@ before(async () => {
   vm = bootRaspi({ machine: 'raspi3b', sd, kernel: plan.kernel, initrd: plan.initrd, dtb: plan.dtb, append, consoleLog, uart: 'mini' });
   vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
   try {
+    await stage('U-Boot chose slot A', /PrintBox: booting slot A/, 120_000);
     await stage('kernel started', /Booting Linux on physical CPU/, 120_000);
     // A root that is not found ends in initramfs-tools' "Gave up waiting for root" (about a minute here).
     await stage('root mounted from the SD card', /EXT4-fs \(mmcblk\dp2\): mounted/, 300_000);
@@ -92,15 +95,18 @@ after(async () => {
   else fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('the firmware files: a 64-bit kernel, its initramfs and the Pi 3 B device tree, booted with cmdline.txt', async () => {
-  assert.ok(plan.initrd, 'config.txt names no initramfs: the SD card driver is a module and root would not be found');
+test("the firmware starts U-Boot, which boots slot A's kernel and initramfs with cmdline.txt and the Pi 3 B device tree", async () => {
+  assert.equal(path.basename(plan.kernel), 'u-boot.bin', `config.txt starts ${plan.kernel} on a Pi 3`);
   const cmdline = (await vm!.console.run('cat /proc/cmdline')).trim();
   assert.ok(cmdline.startsWith(plan.cmdline), `kernel command line ${cmdline}`);
+  assert.match(cmdline, / root=PARTUUID=5072426f-02 rauc\.slot=A /);
+  // the SD card driver is a module: without the slot's initramfs root would not be found
+  assert.match(fs.readFileSync(consoleLog, 'latin1'), /Trying to unpack rootfs image as initramfs|Freeing initrd memory/);
   assert.equal((await vm!.console.run('tr -d "\\0" < /proc/device-tree/model')).trim(), 'Raspberry Pi 3 Model B');
   assert.equal((await vm!.console.run('uname -m')).trim(), 'aarch64');
 });
 
-test('root and /boot/firmware are the SD card partitions; root was grown to the card', async () => {
+test('root, /boot/firmware and /data are the SD card partitions; root fills its slot, data the card', async () => {
   // The mainline DTB has no mmc aliases: the card is mmcblk0 or mmcblk1 depending on which of the two
   // SD controllers probed first, which is why cmdline.txt and fstab name labels.
   const [root, firmware] = (await vm!.console.run('findmnt -no SOURCE /; findmnt -no SOURCE /boot/firmware')).trim().split('\n');

@@ -20,6 +20,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-uboot-'));
 const card = path.join(dir, 'card.img');
 const fat = path.join(dir, 'boot.fat');
 const MiB = 1024 * 1024;
+const CMDLINE = 'console=tty0 root=PARTUUID=5072426f-02 rootfstype=ext4 rootwait systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot';
 const sh = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 
 before(() => {
@@ -27,11 +28,17 @@ before(() => {
   sh('mkimage', ['-q', '-A', 'arm64', '-T', 'script', '-C', 'none', '-n', 'PrintBox A/B', '-d', path.join(ROOT, 'image/boot/boot.cmd'), path.join(dir, 'boot.scr')]);
   sh('mkfs.vfat', ['-F', '32', '-n', 'PBBOOT', '-C', fat, String(64 * 1024)]);
   sh('mcopy', ['-i', fat, path.join(dir, 'boot.scr'), '::/boot.scr']);
+  // as Raspberry Pi Imager leaves it: its firstrun.sh on the line, and a Windows line end
+  fs.writeFileSync(path.join(dir, 'cmdline.txt'), `${CMDLINE}\r\n`);
+  sh('mcopy', ['-i', fat, path.join(dir, 'cmdline.txt'), '::/cmdline.txt']);
   for (const slot of ['A', 'B']) {
     const tree = path.join(dir, `root${slot}`);
     fs.mkdirSync(path.join(tree, 'boot'), { recursive: true });
-    fs.writeFileSync(path.join(tree, 'boot/Image'), `not a kernel: slot ${slot}\n`);
-    fs.writeFileSync(path.join(tree, 'boot/initrd.img'), 'not an initrd\n');
+    // the links the device's kernel hook keeps (link_in_boot), as U-Boot must follow them
+    fs.writeFileSync(path.join(tree, 'boot/vmlinuz-6.99-arm64'), `not a kernel: slot ${slot}\n`);
+    fs.writeFileSync(path.join(tree, 'boot/initrd.img-6.99-arm64'), 'not an initrd\n');
+    fs.symlinkSync('vmlinuz-6.99-arm64', path.join(tree, 'boot/vmlinuz'));
+    fs.symlinkSync('initrd.img-6.99-arm64', path.join(tree, 'boot/initrd.img'));
     sh('mke2fs', ['-q', '-t', 'ext4', '-L', `PBROOT${slot}`, '-d', tree, path.join(dir, `root${slot}.ext4`), '16M']);
   }
   fs.writeFileSync(card, Buffer.alloc(0));
@@ -90,7 +97,11 @@ test('a new card boots A and writes the slot state; each boot takes one try unti
   const first = await boot();
   assert.match(first, /no pbslot.txt, first boot/);
   assert.deepEqual(chosen(first), ['A', '2', '2', '3']);
-  assert.match(first, /root=PARTUUID=5072426f-02 .*rauc\.slot=A/s, 'the kernel line names the slot and its partition');
+  const line = /PrintBox: kernel line (.*)/.exec(first)?.[1]?.trimEnd();
+  assert.equal(line, `${CMDLINE} console=ttyAMA0 root=PARTUUID=5072426f-02 rauc.slot=A panic=10`,
+    "cmdline.txt's one line, then the slot's root and name");
+  // "not a kernel: slot A\n" and "not an initrd\n": U-Boot followed the /boot links to the slot's files
+  assert.match(first, /21 bytes read[^]*14 bytes read/, 'kernel and initramfs loaded through the /boot links');
   assert.deepEqual(slotState(), { BOOT_A_LEFT: '2', BOOT_B_LEFT: '3', BOOT_ORDER: 'A B' });
   assert.equal(rauc('get-primary'), 'A');
   assert.equal(rauc('get-state', 'A'), 'good');

@@ -20,7 +20,7 @@ const exec = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SHIM = path.join(REPO, 'image/overlay/boot/firstrun.sh');
 const FIXTURES = path.join(REPO, 'test/fixtures/imager');
-const BASE_CMDLINE = 'console=tty0 root=LABEL=PBROOT rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait';
+const BASE_CMDLINE = 'console=tty0 root=PARTUUID=5072426f-02 rootfstype=ext4 fsck.repair=yes net.ifnames=0 cma=64M rootwait';
 const NM = 'etc/NetworkManager/system-connections/printbox-wifi.nmconnection';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'printbox-imager-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

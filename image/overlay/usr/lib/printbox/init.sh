@@ -2,7 +2,7 @@
 # printbox-init: the OS half of first boot, run by printbox-init.service on every boot.
 # Every step checks before it acts, so a power cut at any point is repaired by the next boot
 # (STYLE.md: idempotent first-boot steps, no "disable my own unit and hope").
-#   1. grow the root partition and filesystem to the card
+#   1. grow the data partition to the card, and the root file system to its slot
 #   2. SSH host keys unique to this device (the image ships none)
 #   3. the admin account from printbox.txt (admin_user/admin_password) or Imager's userconf.txt
 #   4. the log of Raspberry Pi Imager's firstrun.sh (the boot before) repeated into the journal
@@ -13,17 +13,20 @@ STATE=/var/lib/printbox-init
 CFG="$BOOT/printbox.txt"
 log() { echo "printbox-init: $*"; }
 
-grow_root() {
-  [ -e "$STATE/root-grown" ] && return 0
-  local part disk num
-  part=$(findmnt -no SOURCE /) || return 1
-  disk="/dev/$(lsblk -no PKNAME "$part" | head -1)"
-  num=$(cat "/sys/class/block/$(basename "$part")/partition")
-  # sfdisk rewrites only the table; partx tells the running kernel; ext4 grows online.
-  if echo ", +" | sfdisk --no-reread --no-tell-kernel -q -N "$num" "$disk"; then
-    partx -u -n "$num" "$disk" && resize2fs "$part" && touch "$STATE/root-grown" && log "root filesystem grown to $(df -h --output=size / | tail -1 | tr -d ' ')"
+grow_storage() {
+  [ -e "$STATE/storage-grown" ] && return 0
+  local root data disk num
+  root=$(findmnt -no SOURCE /) && data=$(findmnt -no SOURCE /data) || { log "no /data mounted: storage not grown"; return 1; }
+  disk="/dev/$(lsblk -no PKNAME "$data" | head -1)"
+  num=$(cat "/sys/class/block/$(basename "$data")/partition")
+  # The data partition is the card's last: sfdisk rewrites only the table, partx tells the running kernel,
+  # ext4 grows online. The root slots keep their size; the root file system fills its own.
+  if echo ", +" | sfdisk --no-reread --no-tell-kernel -q -N "$num" "$disk" && partx -u -n "$num" "$disk" \
+    && resize2fs "$data" && resize2fs "$root"; then
+    touch "$STATE/storage-grown"
+    log "data grown to $(df -h --output=size /data | tail -1 | tr -d ' '), root to $(df -h --output=size / | tail -1 | tr -d ' ')"
   else
-    log "could not grow $part on $disk (will retry next boot)"
+    log "could not grow $data and $root on $disk (will retry next boot)"
   fi
 }
 
@@ -104,7 +107,7 @@ imager_report() {
 # Sourced by test/image/init-config.test.ts to exercise the parsing on the host; executed by the unit.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   mkdir -p "$STATE"
-  grow_root
+  grow_storage
   ssh_keys
   admin_account
   imager_report
