@@ -87,8 +87,8 @@ async function prepare(rig: UpdateRig): Promise<string> {
     ['other-ca', await bundle(rig, 'other-ca', n1, { tiny: true, keys: other })],
     ['x86', await bundle(rig, 'x86', n1, { tiny: true, compatible: 'printbox-pc-x86_64' })],
   ] as const) fs.renameSync(out, path.join(web, 'refused', `${name}.raucb`));
-  // cut short, as a download that stopped half way
-  const whole = fs.readFileSync(path.join(web, 'stable', `printbox-${n1}-arm64.raucb`));
+  // cut short, as a download that stopped half way (a small bundle: RAUC refuses it before reading further)
+  const whole = fs.readFileSync(await bundle(rig, 'whole', n1, { tiny: true }));
   fs.writeFileSync(path.join(web, 'refused', 'truncated.raucb'), whole.subarray(0, Math.floor(whole.length / 2)));
   await publishChannel({ channel: 'stable', dir: path.join(web, 'stable'), keyring: path.join(KEYS, 'dev-ca.cert.pem') });
   return web;
