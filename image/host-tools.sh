@@ -5,8 +5,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 IMAGE_HOST_APT=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils
   debian-archive-keyring arch-test rauc squashfs-tools u-boot-tools g++-aarch64-linux-gnu libsqlite3-dev)
-# u-boot-qemu: the guest firmware of the A/B boot tests (real U-Boot); u-boot-tools (mkimage) makes boot.scr
-IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools)
+# u-boot-qemu: the guest firmware of the A/B boot tests (real U-Boot); u-boot-tools (mkimage) makes boot.scr;
+# chromium drives the System screen against the booted guest (test/image/admin-checks.ts)
+IMAGE_TEST_APT=(qemu-system-arm openssh-client sshpass socat openssl u-boot-qemu u-boot-tools chromium)
 
 ensure_binfmt() {
   # In containers binfmt_misc may not be mounted; qemu-user-static's F (fix-binary) flag means the
