@@ -17,7 +17,7 @@ import { adminChecks, powerOffCheck } from './admin-checks.ts';
 import { onboardChecks } from './onboard-checks.ts';
 import { cameraChecks } from './camera-checks.ts';
 import { updateChecks } from './update-checks.ts';
-import { boot, exec, freePort, grownSizes, guestRequest, tail, waitFor, type Guest, type VirtVm } from './qemu.ts';
+import { boot, exec, freePort, grownSizes, guestRequest, readFromExt4, tail, waitFor, writeIntoExt4, type Guest, type VirtVm } from './qemu.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../dist');
 const BOOT_OFFSET = 4 * 1024 * 1024; // image/assemble.sh: FAT32 boot partition at 4 MiB
@@ -73,18 +73,13 @@ async function injectCloudCa(img: string, caPem: string): Promise<void> {
   const dd = (args: string[]) => exec('dd', ['bs=1M', 'status=none', 'conv=notrunc', ...args]);
   const startMiB = (rootPart.start * 512) / MIB;
   await dd([`if=${img}`, `of=${part}`, `skip=${startMiB}`, `count=${(rootPart.size * 512) / MIB}`]);
-  const env = path.join(tmp, 'printbox.env');
-  const ca = path.join(tmp, 'test-cloud-ca.pem');
-  // the update server of update-checks.ts, and the shortest trial a new version gets
-  fs.writeFileSync(env, ['PRINTBOX_CLOUD_CA=/etc/printbox/test-cloud-ca.pem', 'PRINTBOX_UPDATE_SERVER=http://10.0.2.101',
-    'PRINTBOX_UPDATE_TRIAL_S=60', ''].join('\n'), { mode: 0o644 });
-  fs.writeFileSync(ca, caPem, { mode: 0o644 });
-  const cmds = ['rm /etc/printbox/printbox.env', `write ${env} /etc/printbox/printbox.env`, `write ${ca} /etc/printbox/test-cloud-ca.pem`];
-  const cmdFile = path.join(tmp, 'debugfs.cmds');
-  fs.writeFileSync(cmdFile, cmds.join('\n') + '\n');
-  await exec('debugfs', ['-w', '-f', cmdFile, part]);
-  const check = (await exec('debugfs', ['-R', 'cat /etc/printbox/printbox.env', part])).stdout;
-  assert.match(check, /PRINTBOX_CLOUD_CA/);
+  await writeIntoExt4(part, {
+    // the update server of update-checks.ts, and the shortest trial a new version gets
+    '/etc/printbox/printbox.env': ['PRINTBOX_CLOUD_CA=/etc/printbox/test-cloud-ca.pem', 'PRINTBOX_UPDATE_SERVER=http://10.0.2.101',
+      'PRINTBOX_UPDATE_TRIAL_S=60', ''].join('\n'),
+    '/etc/printbox/test-cloud-ca.pem': caPem,
+  }, tmp);
+  assert.match(await readFromExt4(part, '/etc/printbox/printbox.env'), /PRINTBOX_CLOUD_CA/);
   await dd([`if=${part}`, `of=${img}`, `seek=${startMiB}`]);
   fs.rmSync(part);
 }

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 export const exec = promisify(execFile);
@@ -56,6 +57,20 @@ export interface Guest {
   /** everything the serial console printed since the first power-on */
   console(): string;
 }
+
+/** Writes files into an ext4 image with debugfs (no loop mounts), replacing any there: path in the image → content (0644). */
+export async function writeIntoExt4(image: string, files: Record<string, string>, tmp: string): Promise<void> {
+  const cmds: string[] = [];
+  for (const [i, [dest, content]] of Object.entries(files).entries()) {
+    const local = path.join(tmp, `debugfs-${i}`);
+    fs.writeFileSync(local, content, { mode: 0o644 });
+    cmds.push(`rm ${dest}`, `write ${local} ${dest}`);
+  }
+  fs.writeFileSync(path.join(tmp, 'debugfs.cmds'), cmds.join('\n') + '\n');
+  await exec('debugfs', ['-w', '-f', path.join(tmp, 'debugfs.cmds'), image]);
+}
+
+export const readFromExt4 = async (image: string, file: string) => (await exec('debugfs', ['-R', `cat ${file}`, image], { maxBuffer: 1 << 24 })).stdout;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import semver from 'semver';
 import { publishChannel } from '../../services/update-server/publish.ts';
-import { exec, guestRequest, waitFor, type Guest } from './qemu.ts';
+import { exec, guestRequest, readFromExt4, waitFor, writeIntoExt4, type Guest } from './qemu.ts';
 
 export interface UpdateRig {
   /** host port the guest reaches as http://10.0.2.101 (known once the boot has started) */
@@ -25,20 +25,6 @@ export interface UpdateRig {
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const KEYS = path.join(ROOT, 'test/fixtures/update-keys');
-
-/** Replaces files in an ext4 image with debugfs (no loop mounts): path in the image → new content. */
-async function writeIntoExt4(image: string, files: Record<string, string>, tmp: string): Promise<void> {
-  const cmds: string[] = [];
-  for (const [i, [dest, content]] of Object.entries(files).entries()) {
-    const local = path.join(tmp, `debugfs-${i}`);
-    fs.writeFileSync(local, content, { mode: 0o644 });
-    cmds.push(`rm ${dest}`, `write ${local} ${dest}`);
-  }
-  fs.writeFileSync(path.join(tmp, 'debugfs.cmds'), cmds.join('\n') + '\n');
-  await exec('debugfs', ['-w', '-f', path.join(tmp, 'debugfs.cmds'), image]);
-}
-
-const readFromExt4 = async (image: string, file: string) => (await exec('debugfs', ['-R', `cat ${file}`, image], { maxBuffer: 1 << 24 })).stdout;
 
 /** One signed bundle of a copy of the build's root with `files` replaced; KEY_DIR-style keys if given. */
 async function bundle(rig: UpdateRig, name: string, version: string, opts: { files?: Record<string, string>; keys?: string; compatible?: string; tiny?: boolean } = {}): Promise<string> {
