@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A signed RAUC update bundle (plain format: image/overlay/etc/rauc/system.conf says why) of a root file system image: what a device on the same
-# compatible installs into its other slot (docs/updates.md "Bundles").
+# A signed RAUC update bundle of a root file system image, in the plain format (image/overlay/etc/rauc/system.conf
+# says why): what a device on the same compatible installs into its other slot (docs/updates.md "Bundles").
 # Usage: image/bundle.sh ROOTFS_EXT4 VERSION OUT.raucb [KEY_DIR]
 # KEY_DIR holds signer.cert.pem, signer.key.pem and ca.cert.pem (PRINTBOX_UPDATE_KEYS); without it the
 # development keys of test/fixtures/update-keys sign, and the bundle says so in its description.

@@ -3,8 +3,8 @@
 # module (authenticate-pam, argon2, serialport, and sqlite3 against the system libsqlite3) is cross-compiled
 # from its sources by Debian's aarch64 toolchain against the base's own arm64 libraries, and then loaded by
 # the base's arm64 Node (qemu-user) before the tarball is cached. Shipped prebuilds are not used: argon2's
-# linux-arm64 one crashes the moment it is loaded under qemu-user, so no test here could vouch for it. Cached keyed by package-lock.json, this script, the compiler and
-# the base's versions of what the modules link.
+# linux-arm64 one crashes the moment it is loaded under qemu-user, so no test here could vouch for it.
+# Cached keyed by package-lock.json, this script, the compiler and the base's versions of what the modules link.
 # Usage: image/modules.sh BASE_TAR → prints the path of the cached node_modules tarball.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"

@@ -88,9 +88,9 @@ export function parseStatus(raw: unknown): SlotReport {
 }
 
 /**
- * Our A/B boot script (image/boot/boot.cmd, run by U-Boot) puts `rauc.slot=` on the kernel command line;
- * a board the firmware boots directly (the Raspberry Pi 5) starts without it. Installing there would write the other
- * slot and ask the boot loader for a switch that never comes, so it is refused before RAUC runs.
+ * Our A/B boot script (image/boot/boot.cmd, run by U-Boot) puts `rauc.slot=` on the kernel command line; a
+ * board the firmware boots directly (the Raspberry Pi 5) starts without it. Installing there would write the
+ * other slot and ask the boot loader for a switch that never comes, so it is refused before RAUC runs.
  */
 async function bootsThroughAB(cmdline: string): Promise<boolean> {
   const text = await fs.promises.readFile(cmdline, 'utf8').catch(() => '');
