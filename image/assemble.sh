@@ -74,7 +74,7 @@ in_chroot "$rootfs" sh -euc '
   systemd-sysusers
   systemctl enable printbox.target printbox-init.service printbox-web.service printbox-auth.socket \
     printbox-printer.service printbox-firstboot.service printbox-issue.service \
-    printbox-update.service printbox-trial.timer \
+    printbox-update.service printbox-update.socket printbox-update.timer printbox-trial.timer \
     NetworkManager.service systemd-timesyncd.service ssh.service avahi-daemon.service >/dev/null
   systemctl set-default multi-user.target >/dev/null 2>&1
   # wait-online would hold network-online.target for 2 min while Wi-Fi is unconfigured; the linker

@@ -17,5 +17,6 @@ export const updaterSchema = {
   checkH: int('PRINTBOX_UPDATE_CHECK_H', 24, 'hours between background checks of the channel (0 = only when asked)', 0, 24 * 30),
   httpsPort: port('PRINTBOX_HTTPS_PORT', 443, 'where the web answers: the trial boot checks its /api/health there'),
   trialS: int('PRINTBOX_UPDATE_TRIAL_S', 300, 'seconds the first boot of a new version has to become healthy before its slot is marked bad and the other one starts', 60, 3600),
+  idleExitS: int('PRINTBOX_UPDATE_IDLE_EXIT_S', 60, 'socket-activated only: exit after this many seconds with nothing to do and no connection (0 = never)', 0, 86_400),
   compatible: str('PRINTBOX_UPDATE_COMPATIBLE', 'printbox-rpi-arm64', 'the bundles this device takes when the update engine does not say (RAUC system.conf compatible)'),
 } satisfies Schema;

@@ -1,19 +1,27 @@
 /**
  * printbox-update composition root (STYLE.md): the only reader of process.env here. Reads what the
- * last boot did, serves update.sock to the web and the CLI, and checks the channel on a timer. RAUC
- * does the installing and the slot switch; this process decides when.
+ * last boot did, serves update.sock to the web and the CLI, and checks the channel when a check is due.
+ * RAUC does the installing and the slot switch; this process decides when.
+ *
+ * On the device it is socket-activated (printbox-update.socket) and, once the boot check is done and
+ * nothing runs or waits, exits after PRINTBOX_UPDATE_IDLE_EXIT_S without connections: a resident Node
+ * process costs ~40 MiB on a 512 MiB Zero 2 W. printbox-update.timer starts it again hourly, and a
+ * check runs when the last one is PRINTBOX_UPDATE_CHECK_H old. Started by hand it stays and checks on
+ * its own interval.
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { request } from 'node:https';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../shared/errors.ts';
 import { IpcClient, listenIpc } from '../shared/ipc-transport.ts';
 import type { AuthApi, PrinterApi, UpdateApi, UpdateStatus } from '../shared/ipc.ts';
 import { startService } from '../shared/service.ts';
 import { createShutdown } from '../shared/shutdown.ts';
-import { createNotifier } from '../shared/systemd.ts';
+import { createNotifier, listenFds } from '../shared/systemd.ts';
 import { execTool, toolError } from '../shared/tools.ts';
 import { updaterSchema } from './config.ts';
 import { runTrial } from './health.ts';
@@ -36,6 +44,17 @@ async function main(): Promise<void> {
   const printer = new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printbox-printer' });
   const engine = await installer.slots().catch(() => undefined);
   const changes = new EventEmitter<{ status: [UpdateStatus] }>();
+  const [fd] = listenFds(env);
+  const idleExit = fd !== undefined && config.idleExitS > 0;
+  let starting = true; // the boot check and a due check come first
+  let connections = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const shutdown = createShutdown({ log, notifier });
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    if (!idleExit || starting || connections > 0 || manager.busy()) return;
+    idleTimer = setTimeout(() => { if (connections === 0 && !manager.busy()) void shutdown.run('idle'); }, config.idleExitS * 1000);
+  };
   const state = StateFile.open(path.join(dir, 'state.json'), log.child('state'));
   const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   const reboot = async () => {
@@ -53,19 +72,24 @@ async function main(): Promise<void> {
     bootId,
     dir,
     log,
-    onChange: (s) => changes.emit('status', s),
+    onChange: (s) => { changes.emit('status', s); armIdle(); },
   });
 
-  // 0660: the web and the CLI (group printbox) may connect; nobody else
-  const server = await listenIpc<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), mode: 0o660, log: log.child('ipc'), handlers: updateHandlers(manager, changes) });
+  // 0660: the web and the CLI (group printbox-ipc) may connect; nobody else. Activated, the socket unit set that.
+  const server = await listenIpc<UpdateApi>({
+    path: path.join(config.runDir, 'update.sock'), ...(fd === undefined ? {} : { fd }), mode: 0o660, log: log.child('ipc'),
+    handlers: updateHandlers(manager, changes), onConnections: (n) => { connections = n; armIdle(); },
+  });
   // The first boot of a newly installed version is on trial: it must become healthy or give way to the
-  // other slot. Any other boot gives the running slot its tries back as soon as it runs.
+  // other slot. Any other boot gives the running slot its tries back as soon as it runs — once per boot:
+  // this service starts again and again (hourly, on demand), and each mark is a write to the boot partition.
   const pending = state.get().pending;
   const onTrial = config.engine === 'rauc' && !!pending && pending.bootId !== bootId && pending.to === pkg.version;
   const kept = path.join(config.runDir, 'update-kept');
   const auth = new IpcClient<AuthApi>({ path: path.join(config.runDir, 'auth.sock'), service: 'printbox-auth' });
-  void (async () => {
-    if (onTrial) {
+  const boot = (async (): Promise<boolean> => {
+    const keptThisBoot = fs.existsSync(kept); // /run is emptied at every boot
+    if (onTrial && !keptThisBoot) {
       const r = await runTrial({
         checks: [
           { name: 'web', run: () => webHealth(config.httpsPort) },
@@ -75,30 +99,38 @@ async function main(): Promise<void> {
         markGood: () => installer.markGood(), markBad: () => installer.markBad(), reboot,
         markKept: () => fs.writeFileSync(kept, `${new Date().toISOString()}\n`), log: log.child('trial'), trialMs: config.trialS * 1000,
       });
-      if (!r.kept) return;
-    } else {
+      if (!r.kept) return false; // the restart into the other slot is under way
+    } else if (!keptThisBoot) {
       await installer.markGood().catch((e: unknown) => log.warn('could not mark this boot good', { error: (e as Error).message }));
       fs.writeFileSync(kept, `${new Date().toISOString()}\n`);
     }
     await manager.reconcile();
-  })().catch((e: unknown) => log.error('boot check failed', { error: (e as Error).message }));
+    return true;
+  })().catch((e: unknown) => { log.error('boot check failed', { error: (e as Error).message }); return true; });
 
+  const background = async () => {
+    try {
+      const s = await manager.check();
+      if (s.available && s.settings.automatic) manager.apply({});
+    } catch { /* kept in status().error for the UI */ }
+  };
   let timer: NodeJS.Timeout | undefined;
-  if (config.checkH > 0) {
-    const background = async () => {
-      try {
-        const s = await manager.check();
-        if (s.available && s.settings.automatic) manager.apply({});
-      } catch { /* kept in status().error for the UI */ }
-    };
+  if (config.checkH > 0 && !idleExit) {
     timer = setInterval(() => void background(), config.checkH * 3600_000);
     timer.unref();
-    setTimeout(() => void background(), 60_000).unref(); // once the rest of the box has settled after boot
   }
+  void (async () => {
+    if (!(await boot)) return;
+    const last = manager.status().lastCheck;
+    const due = config.checkH > 0 && (!last || Date.now() - Date.parse(last) >= config.checkH * 3600_000 - 60_000);
+    // a device that has just started lets the rest of the box settle for a minute first
+    if (due) { await sleep(Math.max(0, 60 - os.uptime()) * 1000); await background(); }
+    starting = false;
+    armIdle();
+  })();
   notifier.ready(`version ${pkg.version}`);
-  const shutdown = createShutdown({ log, notifier });
   shutdown.startWatchdog();
-  log.info('update service ready', { socket: server.path, version: pkg.version, slot: engine?.booted ?? 'unknown', server: config.server || 'none' });
+  log.info('update service ready', { socket: server.path, version: pkg.version, slot: engine?.booted ?? 'unknown', server: config.server || 'none', activated: fd !== undefined, idleExitS: idleExit ? config.idleExitS : 0 });
   shutdown.add('timer', async () => { clearInterval(timer); });
   shutdown.add('update.sock', () => server.close());
   shutdown.handleSignals();

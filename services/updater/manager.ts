@@ -3,7 +3,9 @@
  * until no printer prints or waits paused, let the engine install into the other slot, wait again, then
  * restart. One operation at a time; each step shows its progress. The boot that follows tells whether the
  * new slot took over (installed) or the old one came back (rolled back); the reboot is recognised by
- * the kernel's boot id, so a restart of this service alone is never mistaken for it.
+ * the kernel's boot id, so a restart of this service alone is never mistaken for it. The last check's
+ * answer and the last failure are kept in the state file too: the service exits when idle (main.ts), and
+ * starting again must not forget a release the user was shown.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { AppError, badRequest, conflict } from '../shared/errors.ts';
 import type { ApplyRequest, PrinterInfo, Release, SlotReport, UpdateOutcome, UpdatePhase, UpdateSettings, UpdateStatus } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
 import { downloadBundle, fetchReason } from './download.ts';
-import { isDowngrade, isVersion, newestFor, parseIndex } from '../shared/update-index.ts';
+import { INDEX_FORMAT, isDowngrade, isVersion, newestFor, parseIndex } from '../shared/update-index.ts';
 import type { Installer } from './installer.ts';
 import type { StateFile } from './state.ts';
 
@@ -51,7 +53,10 @@ export class UpdateManager {
   /** Set once the engine starts writing: from then on the operation cannot be cancelled. */
   private committed = false;
 
-  constructor(private readonly d: ManagerDeps) {}
+  constructor(private readonly d: ManagerDeps) { this.restore(); }
+
+  /** True while anything runs or waits (a check, a download, a wait for the printers, an install, a restart). */
+  busy(): boolean { return this.phase !== 'idle' || this.checking !== undefined; }
 
   status(): UpdateStatus {
     const s = this.d.state.get();
@@ -81,7 +86,7 @@ export class UpdateManager {
       : pending.kind === 'rollback'
         ? { outcome: 'reverted', from: pending.from, to: pending.to, at, message: `Went back from ${pending.from} to ${pending.to} as asked` }
         : { outcome: 'installed', from: pending.from, to: pending.to, at, message: `Updated from ${pending.from} to ${pending.to}` };
-    this.d.state.update((s) => ({ settings: s.settings, last, ...(s.versions ? { versions: s.versions } : {}) }));
+    this.d.state.update((s) => ({ settings: s.settings, last, ...(s.versions ? { versions: s.versions } : {}), ...(s.check ? { check: s.check } : {}) }));
     (ok ? this.d.log.info : this.d.log.error)(last.message, { slot: pending.slot });
     this.emit();
   }
@@ -89,6 +94,7 @@ export class UpdateManager {
   updateSettings(settings: UpdateSettings): UpdateStatus {
     this.d.state.update((s) => ({ ...s, settings }));
     this.available = null; // offered by another channel, perhaps
+    this.d.state.update((s) => (s.check ? { ...s, check: { ...s.check, available: null } } : s));
     this.emit();
     return this.status();
   }
@@ -126,7 +132,8 @@ export class UpdateManager {
       const index = parseIndex(raw, url);
       this.available = newestFor(index, this.d.current.compatible, this.d.current.version) ?? null;
       this.lastCheck = new Date().toISOString();
-      this.error = undefined;
+      this.setError(undefined);
+      this.d.state.update((s) => ({ ...s, check: { at: this.lastCheck!, available: this.available } }));
     } catch (e) { this.fail(e); throw e; } finally { this.phase = 'idle'; this.emit(); }
     return this.status();
   }
@@ -151,7 +158,7 @@ export class UpdateManager {
     }
     this.abort = new AbortController();
     this.committed = false;
-    this.error = undefined;
+    this.setError(undefined);
     this.phase = req.file ? 'waiting' : 'downloading';
     this.run(req, release, this.abort.signal).catch((e: unknown) => this.fail(e)).finally(() => {
       if (this.phase !== 'rebooting') this.phase = 'idle';
@@ -290,8 +297,28 @@ export class UpdateManager {
 
   private fail(e: unknown): void {
     const err = e instanceof AppError ? e : new AppError('update_failed', 500, `The update failed: ${(e as Error)?.message ?? String(e)}`);
-    this.error = { code: err.code, message: err.message, at: new Date().toISOString() };
+    this.setError({ code: err.code, message: err.message, at: new Date().toISOString() });
     this.d.log.error('update failed', { code: err.code, message: err.message });
+  }
+
+  private setError(error: UpdateStatus['error']): void {
+    this.error = error;
+    if (JSON.stringify(this.d.state.get().error) === JSON.stringify(error)) return; // no write to the card for nothing
+    this.d.state.update((s) => { const { error: _, ...rest } = s; return error ? { ...rest, error } : rest; });
+  }
+
+  /** What this service knew when it last exited: a saved release is offered again only while it is newer than what runs. */
+  private restore(): void {
+    const { check, error } = this.d.state.get();
+    this.lastCheck = check?.at ?? null;
+    this.error = error;
+    if (!check?.available) return;
+    // read back as the index gave it: an index may leave notes and date out, which parse as ''
+    const { notes, released, ...release } = check.available;
+    try {
+      const index = parseIndex({ format: INDEX_FORMAT, channel: 'saved', releases: [{ ...release, ...(notes ? { notes } : {}), ...(released ? { released } : {}) }] }, release.url);
+      this.available = newestFor(index, this.d.current.compatible, this.d.current.version) ?? null;
+    } catch { this.available = null; }
   }
 
   private emit(): void { this.d.onChange?.(this.status()); }

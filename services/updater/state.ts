@@ -1,13 +1,14 @@
 /**
  * What the updater must remember across a reboot, on the data partition (it survives the slot switch):
- * the user's settings, the install waiting to be proven by the next boot, the last outcome and the
- * version each slot was seen to hold. Written
+ * the user's settings, the install waiting to be proven by the next boot, the last outcome, the version
+ * each slot was seen to hold, and the last check's answer and failure (the service exits when idle, and a
+ * release found before that must still be offered when it starts again). Written
  * to a temporary file, flushed, renamed and the directory flushed: a power cut leaves the old state or
  * the new one, never half a file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PendingSwitch, UpdateChannel, UpdateOutcome, UpdateSettings } from '../shared/ipc.ts';
+import type { PendingSwitch, Release, UpdateChannel, UpdateOutcome, UpdateSettings, UpdateStatus } from '../shared/ipc.ts';
 import type { Logger } from '../shared/log.ts';
 
 export const DEFAULT_SETTINGS: UpdateSettings = { channel: 'stable', url: '', automatic: false };
@@ -21,6 +22,23 @@ export interface UpdaterState {
    * what it installed itself; the slot the card was flashed with was written by the image build.
    */
   versions?: Record<string, string>;
+  /** The last successful check of the channel and the release it offered (re-read on start, see manager.ts). */
+  check?: { at: string; available: Release | null };
+  /** The last operation's failure, until the next one starts. */
+  error?: UpdateStatus['error'];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The shape only; whether the release is still worth offering is the manager's question. */
+function parseCheck(raw: unknown): UpdaterState['check'] {
+  if (!isObject(raw) || typeof raw.at !== 'string' || Number.isNaN(Date.parse(raw.at))) return undefined;
+  return { at: raw.at, available: isObject(raw.available) ? (raw.available as unknown as Release) : null };
+}
+
+function parseError(raw: unknown): UpdaterState['error'] {
+  if (!isObject(raw) || typeof raw.code !== 'string' || typeof raw.message !== 'string' || typeof raw.at !== 'string') return undefined;
+  return { code: raw.code, message: raw.message, at: raw.at };
 }
 
 /** Only string → string entries: a damaged map loses what it cannot vouch for, not the whole state. */
@@ -72,9 +90,11 @@ export class StateFile {
       const { settings, errors } = parseSettings(raw.settings ?? {}, DEFAULT_SETTINGS);
       if (errors.length) log.warn('update settings reset to the defaults', { file, errors });
       const versions = parseVersions(raw.versions);
+      const check = parseCheck(raw.check);
+      const error = parseError(raw.error);
       state = {
         settings: errors.length ? { ...DEFAULT_SETTINGS } : settings, ...(raw.pending ? { pending: raw.pending } : {}), ...(raw.last ? { last: raw.last } : {}),
-        ...(versions ? { versions } : {}),
+        ...(versions ? { versions } : {}), ...(check ? { check } : {}), ...(error ? { error } : {}),
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('update state unreadable; starting from the defaults', { file, error: (e as Error).message });

@@ -227,11 +227,12 @@ test('first boot: root grown to its slot and data to the card, fresh identity, n
 
 test('idle RSS of the PrintBox services and the compressed image size', async () => {
   await new Promise((r) => setTimeout(r, 20_000)); // let start-up garbage be collected
-  // Idle means idle: the socket-activated printbox-auth has exited after its idle period (60 s without
-  // connections) and counts 0 until the next sign-in starts it again — that is what a device at rest holds.
-  await waitFor('printbox-auth idle exit', 3 * 60_000, async () =>
-    (await ssh('systemctl is-active printbox-auth.service || true')).trim() === 'inactive' ? true : undefined);
-  const services = ['printbox-web', 'printbox-auth', 'printbox-printer'];
+  // Idle means idle: the socket-activated printbox-auth and printbox-update have exited after their idle
+  // period (60 s without connections, and for updates nothing running) and count 0 until a request starts
+  // them again — that is what a device at rest holds.
+  await waitFor('printbox-auth and printbox-update idle exit', 4 * 60_000, async () =>
+    (await ssh('systemctl is-active printbox-auth.service printbox-update.service || true')).trim() === 'inactive\ninactive' ? true : undefined);
+  const services = ['printbox-web', 'printbox-auth', 'printbox-printer', 'printbox-update'];
   // RSS counts the shared libnode pages once per process; PSS splits them, so both are shown.
   const out = await sudo(`for s in ${services.join(' ')}; do p=$(systemctl show -p MainPID --value $s); ` +
     'if [ "$p" = 0 ]; then echo "$s 0 0"; continue; fi; ' +
@@ -246,10 +247,6 @@ test('idle RSS of the PrintBox services and the compressed image size', async ()
     console.log(`# idle ${name}: RSS ${(Number(rssKiB) / 1024).toFixed(1)} MiB, PSS ${(Number(pssKiB) / 1024).toFixed(1)} MiB${note}`);
   }
   console.log(`# idle total: RSS ${rss.toFixed(1)} MiB, PSS ${pss.toFixed(1)} MiB (target ≤ 150 MiB)`);
-  // The update service runs since the A/B card; it is shown beside the budget until it exits when idle as
-  // printbox-auth does (docs/image.md, "Footprint").
-  const upd = (await sudo('p=$(systemctl show -p MainPID --value printbox-update); awk \'/^VmRSS/ {print $2}\' /proc/$p/status')).trim();
-  console.log(`# idle printbox-update: RSS ${(Number(upd) / 1024).toFixed(1)} MiB; with it the total is ${(rss + Number(upd) / 1024).toFixed(1)} MiB`);
   const xz = path.join(DIST, 'printbox-arm64.img.xz');
   if (fs.existsSync(xz)) {
     const size = fs.statSync(xz).size;
@@ -259,7 +256,15 @@ test('idle RSS of the PrintBox services and the compressed image size', async ()
   assert.ok(rss > 0 && rss <= 150, `idle RSS together ${rss.toFixed(1)} MiB > 150 MiB`);
 });
 
-test('after its idle exit, printbox-auth is started again by the next sign-in', async () => {
+test('after their idle exit, printbox-update answers the next request and printbox-auth the next sign-in', async () => {
+  // exited cleanly (Result=success), so no restart; the socket starts it and it still knows its last check
+  const upd = await ssh('systemctl show -p ActiveState -p Result printbox-update.service');
+  assert.match(upd, /ActiveState=inactive/); assert.match(upd, /Result=success/);
+  const st = await sudo('printbox update status --json');
+  const s = JSON.parse(st) as { phase: string; lastCheck: string | null; error?: unknown };
+  assert.equal(s.phase, 'idle', st);
+  assert.ok(s.lastCheck || s.error, `the boot's check (its answer or its failure) outlives the exit:\n${st}`);
+  assert.equal((await ssh('systemctl is-active printbox-update.service printbox-update.socket printbox-update.timer || true')).trim(), 'active\nactive\nactive');
   assert.equal((await ssh('systemctl is-active printbox-auth.service || true')).trim(), 'inactive');
   const ok = await guestRequest(api('/api/auth/login'), { method: 'POST', body: { username: admin.user, password: admin.password } });
   assert.equal(ok.status, 200, ok.body);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { exec } from './qemu.ts';
 
 const DIR = path.resolve(import.meta.dirname, '../../systemd');
-const units = fs.readdirSync(DIR).filter((f) => /\.(service|socket|path|target)$/.test(f));
+const units = fs.readdirSync(DIR).filter((f) => /\.(service|socket|path|target|timer)$/.test(f));
 
 test('every unit parses cleanly', async () => {
   assert.ok(units.length >= 7, `units: ${units.join(' ')}`);

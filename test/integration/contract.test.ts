@@ -64,6 +64,19 @@ describe('CONTRACT "Processes and units" (systemd/)', () => {
     assert.ok(words(u, 'Service', 'ReadWritePaths').includes('/run/printbox'));
   });
 
+  test('printbox-update.service + .socket + .timer: user printbox-update, update.sock 0660 for printbox-ipc, started by the socket, the timer and the boot', () => {
+    const u = readUnit('printbox-update.service');
+    assert.equal(last(u, 'Service', 'User'), 'printbox-update');
+    assert.ok(words(u, 'Unit', 'Requires').includes('printbox-update.socket'));
+    assert.ok(words(u, 'Install', 'WantedBy').includes('printbox.target'), 'the boot starts it for the trial');
+    const s = readUnit('printbox-update.socket');
+    assert.deepEqual(s.Socket?.ListenStream, ['/run/printbox/update.sock']);
+    assert.deepEqual([last(s, 'Socket', 'SocketUser'), last(s, 'Socket', 'SocketGroup'), last(s, 'Socket', 'SocketMode')], ['printbox-update', 'printbox-ipc', '0660']);
+    assert.ok(last(readUnit('printbox-update.timer'), 'Timer', 'OnUnitInactiveSec'));
+    assert.match(src('services/updater/main.ts'), /path\.join\(config\.runDir, 'update\.sock'\)/);
+    assert.match(src('image/assemble.sh'), /printbox-update\.service printbox-update\.socket printbox-update\.timer/);
+  });
+
   test('printbox-firstboot.service: root, oneshot; its marker lives in /var/lib/printbox', () => {
     const u = readUnit('printbox-firstboot.service');
     assert.ok([undefined, 'root'].includes(last(u, 'Service', 'User')));

@@ -119,6 +119,21 @@ test('a check offers the newest release for this board that is newer than what r
   assert.equal(s.phase, 'idle');
 });
 
+test('the last check and the last error outlive a restart of the service; a saved release no newer than what runs is not offered', async () => {
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'm-'));
+  const { m } = manager(dir);
+  const s = await m.check();
+  m.apply({ url: `${base}/stable/gone.raucb` });
+  const failed = await settled(m);
+  assert.ok(failed.error, 'a bundle that is not there fails the update');
+  const restarted = manager(dir).m.status();
+  assert.equal(restarted.available?.version, '0.3.0');
+  assert.equal(restarted.lastCheck, s.lastCheck);
+  assert.deepEqual(restarted.error, failed.error);
+  // the same state read by the version it offered (after that update): nothing to offer
+  assert.equal(manager(dir, { current: { version: '0.3.0', compatible: COMPATIBLE } }).m.status().available, null);
+});
+
 test('a check or an apply asked for while the background check runs waits for that check instead of being refused', async () => {
   const { m } = manager(fs.mkdtempSync(path.join(stack.dir, 'm-')));
   const first = m.check();
