@@ -45,7 +45,8 @@ async function main(argv: string[]): Promise<number> {
   errors.forEach((e) => log.error(`config: ${e}`));
   if (cmd === 'update') {
     // a printbox-update that is busy answers at once; only check and rollback wait on the network or the engine
-    const update = new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update', timeoutMs: 10_000 });
+    // printbox-update exits when idle: the first request may wait for it to start
+    const update = new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update', timeoutMs: 30_000 });
     return updateCommand({ update, stdout: (t) => process.stdout.write(t) }, {
       sub: positionals[1], arg: positionals[2], json: values.json ?? false, allowDowngrade: values['allow-downgrade'] ?? false, detach: values.detach ?? false, cwd: process.cwd(),
     });

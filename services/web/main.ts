@@ -98,7 +98,8 @@ async function main(): Promise<void> {
     cameras: new Cameras(config.cameraDir, new CameraSettingsStore(config.dataDir)),
     accountCheck: createAccountCheck({ pam, intervalMs: config.accountRecheckS * 1000, log: log.child('account') }),
     printer: new IpcClient<PrinterApi>({ path: path.join(config.runDir, 'printer.sock'), service: 'printer' }),
-    update: new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update' }),
+    // printbox-update exits when idle: a request may first wait for it to start (seconds on a Zero 2 W)
+    update: new IpcClient<UpdateApi>({ path: path.join(config.runDir, 'update.sock'), service: 'update', timeoutMs: 30_000 }),
     owner: cloudOwnerVerifier(cloud),
     cloud,
     throttle: new LoginThrottle(),
