@@ -17,6 +17,7 @@ import { adminChecks, powerOffCheck } from './admin-checks.ts';
 import { onboardChecks } from './onboard-checks.ts';
 import { cameraChecks } from './camera-checks.ts';
 import { updateChecks } from './update-checks.ts';
+import { attachUsbPrinter, type UsbPrinter } from './usb-printer.ts';
 import { boot, exec, freePort, grownSizes, guestRequest, readFromExt4, tail, waitFor, writeIntoExt4, type Guest, type VirtVm } from './qemu.ts';
 
 const DIST = path.resolve(import.meta.dirname, '../../dist');
@@ -36,6 +37,9 @@ const store = new CloudStore();
 const cloudApp = createCloudServer({ store, log: createLogger({ scope: 'cloud', level: 'warn' }) });
 let cloud: https.Server;
 const consoleLog = path.join(tmp, 'console.log');
+/** QEMU's USB serial adapter; the Marlin simulator answers there (usb-printer.ts) */
+const usbSerial = path.join(tmp, 'usb-printer.sock');
+let usbPrinter: UsbPrinter | undefined;
 let vm: VirtVm | undefined;
 
 const api = (p: string) => `https://127.0.0.1:${ports.https}${p}`;
@@ -126,7 +130,9 @@ before(async () => {
     guestForwards: [{ guestIp: '10.0.2.100', guestPort: 443, hostPort: ports.cloud },
       { guestIp: '10.0.2.101', guestPort: 80, hostPort: ports.updates }],
     consoleLog,
+    usbSerialSocket: usbSerial,
   });
+  usbPrinter = attachUsbPrinter(usbSerial);
   vm.proc.once('exit', (code) => console.log(`# qemu exited (${code})`));
   try {
     await waitFor('SSH login with the first-boot account', 8 * 60_000, async () => (await ssh('true')) === '' ? true : undefined);
@@ -139,6 +145,7 @@ before(async () => {
 
 after(async () => {
   await vm?.stop();
+  usbPrinter?.close();
   await new Promise((r) => cloud.close(r));
   if (process.env.PRINTBOX_KEEP_TEST_IMAGE) console.log(`# kept ${tmp}`);
   else fs.rmSync(tmp, { recursive: true, force: true });

@@ -19,13 +19,15 @@ export const exec = promisify(execFile);
 export interface GuestReply { status: number; headers: http.IncomingHttpHeaders; body: string; raw: Buffer }
 
 /** One HTTP(S) request to a forwarded guest port (a JSON body if `body` is given); the device's certificate is self-signed. */
+/** A JSON request, or `body` as it is when it is a Buffer (give its content-type in `headers`). */
 export function guestRequest(url: string, opts: { method?: string; body?: unknown; cookie?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<GuestReply> {
   const u = new URL(url);
-  const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const raw = Buffer.isBuffer(opts.body);
+  const data = opts.body === undefined ? undefined : raw ? opts.body as Buffer : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = (u.protocol === 'https:' ? https : http).request(u, {
       method: opts.method ?? 'GET', rejectUnauthorized: false, timeout: opts.timeoutMs ?? 30_000,
-      headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers },
+      headers: { ...(data && !raw ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}), ...opts.headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -109,6 +111,8 @@ export interface BootOptions {
   guestForwards: GuestForward[];
   consoleLog: string;
   memoryMiB?: number;
+  /** A Unix socket QEMU makes for a USB serial adapter on an xHCI controller (usb-printer.ts answers on it). */
+  usbSerialSocket?: string;
 }
 
 export interface Vm {
@@ -139,6 +143,8 @@ export function boot(opts: BootOptions): VirtVm {
     '-drive', `if=none,file=${opts.image},format=raw,id=d0`, '-device', 'virtio-blk-device,drive=d0',
     '-netdev', net, '-device', 'virtio-net-device,netdev=n0',
     '-device', 'virtio-rng-device',
+    ...(opts.usbSerialSocket ? ['-device', 'qemu-xhci,id=xhci', '-chardev', `socket,id=usbser,path=${opts.usbSerialSocket},server=on,wait=off`,
+      '-device', 'usb-serial,chardev=usbser,bus=xhci.0'] : []),
     '-chardev', `file,id=con,path=${opts.consoleLog},append=on`, '-serial', 'chardev:con',
     '-display', 'none', '-monitor', 'none',
   ];

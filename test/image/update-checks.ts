@@ -3,7 +3,8 @@
  * build); the bundles are made here from the build's own root file system (dist/printbox-arm64.rootfs.ext4)
  * with only a version changed, signed by image/bundle.sh: N+1, a broken N+2 whose web never starts, and three
  * that must be refused. The reference update server (services/update-server/publish.ts) serves them on the
- * guest's 10.0.2.101:80. boot.test.ts registers these after the other checks and before the power-off.
+ * guest's 10.0.2.101:80. A print on the guest's USB printer (usb-printer.ts) holds one update back.
+ * boot.test.ts registers these after the other checks and before the power-off.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,7 +97,7 @@ async function serve(web: string, port: number): Promise<void> {
   server.unref();
 }
 
-interface Status { phase: string; current: { version: string }; available: { version: string } | null; progress?: { percent: number; message: string };
+interface Status { phase: string; waitingFor?: string[]; current: { version: string }; available: { version: string } | null; progress?: { percent: number; message: string };
   error?: { code: string; message: string }; last?: { outcome: string; from: string; to: string; message: string }; pending?: unknown;
   slots?: { booted: string; slots: Array<{ bootname: string; booted: boolean; primary: boolean; health: string; version?: string }> } }
 
@@ -148,6 +149,30 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     await waitFor(`${what}: the web signed in with the session from before`, 5 * 60_000, async () => ((await api('GET', '/api/updates', cookie)).status === 200 ? true : undefined));
   };
   let before = '';
+  /**
+   * Starts a print of about 2 minutes on the USB printer (QEMU's usb-serial, usb-printer.ts): uploaded through the
+   * web like a browser does, dwell moves so it takes the same time however fast the emulation runs.
+   */
+  const startPrint = async () => {
+    const printer = await waitFor('the USB printer ready on the device', 3 * 60_000, async () => {
+      const list = (await api('GET', '/api/printers', cookie)).body as unknown as Array<{ id: string; name: string; state: string; port: string }>;
+      return list.find((p) => p.state === 'idle' && /ttyUSB|usb-/.test(p.port));
+    });
+    const gcode = ['G28', ...Array.from({ length: 120 }, (_, i) => `G4 P1000\nG1 X${i + 1} Y${i + 1} F3000`), 'M400', ''].join('\n');
+    const boundary = `----printbox${Date.now()}`;
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="update-wait.gcode"\r\ncontent-type: text/x-gcode\r\n\r\n`),
+      Buffer.from(gcode), Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const up = await guestRequest(url('/api/files'), { method: 'POST', cookie, body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, timeoutMs: 60_000 });
+    assert.equal(up.status, 201, up.body);
+    const start = await api('POST', `/api/printers/${encodeURIComponent(printer.id)}/job`, cookie, { file: 'update-wait.gcode' });
+    assert.equal(start.status, 202, start.text);
+    await waitFor('the print running', 60_000, async () =>
+      ((await api('GET', `/api/printers/${encodeURIComponent(printer.id)}`, cookie)).body as unknown as { state: string }).state === 'printing' ? true : undefined);
+    console.log(`# printing update-wait.gcode on ${printer.name} (${printer.port})`);
+    return printer;
+  };
 
   test('updates: bundles signed by another CA, for another board, or cut short are refused by printbox update apply, with the reason; nothing changes', async () => {
     await serve(await ready, rig.serverPort());
@@ -190,14 +215,33 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     assert.equal(await identity(), before);
   });
 
-  test('updates: applied again, the downloaded bundle is reused and N+1 starts from B; a power cut in its first boot, and B is still kept with every account, key, profile and file', async () => {
-    // what the last check offered went with the restart: ask again (the background check would, a minute after boot)
-    const check = await api('POST', '/api/updates/check', cookie);
-    assert.equal(check.body.available?.version, n1, check.text);
+  test('updates: asked for during a print on the USB printer, the update waits for the print to end; the downloaded bundle is reused and N+1 starts from B; a power cut in its first boot, and B is still kept with every account, key, profile and file', async () => {
+    // the check from before the power cut is still offered: the update service keeps it across its exits and restarts
+    assert.equal((await status()).available?.version, n1);
+    const printer = await startPrint();
     const apply = await api('POST', '/api/updates/apply', cookie, { version: n1 });
     assert.equal(apply.status, 202, apply.text);
-    const bootsBefore = boots().length;
     const asked = requested.length;
+    // while the print runs the update only waits, naming the printer; nothing is written
+    await until('the update waiting for the print', 3 * 60_000, async () => {
+      const s = await status();
+      if (s.error) throw new Error(`the update stopped: ${s.error.message}`);
+      return s.phase === 'waiting' ? s : undefined;
+    });
+    let waited = 0;
+    for (;;) {
+      const p = (await api('GET', `/api/printers/${encodeURIComponent(printer.id)}`, cookie)).body as unknown as { state: string };
+      const s = await status();
+      if (p.state !== 'printing') break;
+      assert.equal(s.phase, 'waiting', `the update went on while ${printer.name} printed: ${JSON.stringify(s)}`);
+      assert.deepEqual(s.waitingFor, [printer.name]);
+      waited++;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    const job = (await api('GET', `/api/printers/${encodeURIComponent(printer.id)}/job`, cookie)).body as unknown as { state?: string; job?: { state?: string } };
+    console.log(`# the update waited through ${waited} polls of the print; the job ended ${JSON.stringify(job).slice(0, 120)}`);
+    assert.ok(waited >= 5, 'the print ended before the update was seen waiting for it');
+    const bootsBefore = boots().length;
     await until('the restart into the new version', 20 * 60_000, async () => {
       // the web goes away with the restart: no answer is no error here
       const s = await status().catch(() => undefined);
