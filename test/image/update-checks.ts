@@ -219,6 +219,12 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     // the check from before the power cut is still offered: the update service keeps it across its exits and restarts
     assert.equal((await status()).available?.version, n1);
     const printer = await startPrint();
+    // an API key, the cloud link and the print history must come through the update as they are
+    const made = await api('POST', '/api/apikeys', cookie, { name: 'update-test', role: 'viewer' });
+    assert.equal(made.status, 201, made.text);
+    const key = (made.body as unknown as { key: string }).key;
+    const cloudBefore = (await api('GET', '/api/cloud', cookie)).body as unknown as { state: string };
+    assert.equal(cloudBefore.state, 'linked', 'the first boot linked the device');
     const apply = await api('POST', '/api/updates/apply', cookie, { version: n1 });
     assert.equal(apply.status, 202, apply.text);
     const asked = requested.length;
@@ -264,6 +270,13 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     assert.equal(a?.version, rig.version, 'the status names what a rollback would start');
     assert.equal(await identity(), before);
     assert.match(await g.sudo('nmcli -s -g 802-11-wireless-security.psk connection show pb-update-test'), /update-test-psk/);
+    const byKey = await guestRequest(url('/api/updates'), { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(byKey.status, 200, `the API key made before the update: ${byKey.body}`);
+    assert.equal(((await api('GET', '/api/cloud', cookie)).body as unknown as { state: string }).state, 'linked');
+    const files = (await api('GET', '/api/files', cookie)).body as unknown as Array<{ name: string }>;
+    assert.ok(files.some((f) => f.name === 'update-wait.gcode'), 'the uploaded file');
+    const jobs = (await api('GET', '/api/jobs', cookie)).body as unknown as Array<{ file: string; state: string }>;
+    assert.equal(jobs.find((j) => j.file === 'update-wait.gcode')?.state, 'done', 'the print in the history');
     console.log(`# boots so far: ${boots().join(' ')}`);
   });
 
