@@ -282,12 +282,23 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     console.log(`# boots so far: ${boots().join(' ')}`);
   });
 
-  test('updates: printbox update apply of a version whose web never starts; its trial fails, N+1 starts again from its slot and the web says it was rolled back', async () => {
+  test('updates: printbox update apply of a version whose web never starts; a power cut once it is written and chosen, before the restart; its trial fails, N+1 starts again from its slot and the web says it was rolled back', async () => {
+    const bootsBefore = boots().length;
     const out = await g.sudo(`printbox update apply http://10.0.2.101/broken/printbox-${n2}-arm64.raucb --detach 2>&1; echo "exit $?"`);
     assert.match(out, /exit 0\s*$/, out);
-    const bootsBefore = boots().length;
     const running = boots().at(-1)!;
     const other = running === 'A' ? 'B' : 'A';
+    // the third point of a power cut: RAUC has written the slot and made it the next boot's, the update service
+    // has recorded the switch, and the device has not restarted yet (or is just going down to do so)
+    const point = await until('the broken version written and chosen', 20 * 60_000, async () => {
+      const s = await status().catch(() => undefined);
+      if (s?.error) throw new Error(`the update stopped: ${s.error.message}`);
+      if (boots().length > bootsBefore) return 'after U-Boot had started the new slot';
+      if (s?.phase === 'rebooting') return 'while the device went down for its restart';
+      return (s?.pending as { written?: boolean } | undefined)?.written ? 'after the switch was recorded, before the restart' : undefined;
+    });
+    console.log(`# power cut ${point}`);
+    await g.powerCut();
     await waitFor(`the broken version in ${other}, then ${running} again`, 25 * 60_000, async () => (boots().slice(bootsBefore).join(' ').endsWith(`${other} ${running}`) ? true : undefined));
     await back('after the rollback');
     const s = await waitFor('the rollback reported', 5 * 60_000, async () => { const st = await status(); return st.last?.outcome === 'rolled_back' ? st : undefined; });

@@ -97,6 +97,14 @@ describe('CONTRACT "Processes and units" (systemd/)', () => {
     assert.ok(words(readUnit('printbox-auth.service'), 'Install', 'WantedBy').includes('printbox.target'));
   });
 
+  test('uploads the web stores are readable by the printer service: the files directory is setgid printbox-ipc (tmpfiles.d)', () => {
+    const conf = src('image/overlay/usr/lib/tmpfiles.d/printbox.conf');
+    assert.match(conf, /^d \/var\/lib\/printbox\/files 2770 printbox printbox-ipc -$/m);
+    assert.match(conf, /^Z \/var\/lib\/printbox\/files - - printbox-ipc -$/m);
+    assert.equal(last(readUnit('printbox-web.service'), 'Service', 'Group'), 'printbox', 'the web stores files as group printbox without the setgid bit');
+    assert.equal(last(readUnit('printbox-printer.service'), 'Service', 'Group'), 'printbox-ipc');
+  });
+
   test('the image creates the users the units run as (sysusers.d)', () => {
     const conf = src('image/overlay/usr/lib/sysusers.d/printbox.conf');
     assert.match(conf, /^u printbox\s/m);
