@@ -56,6 +56,7 @@ LABEL=PBBOOT    /boot/firmware  vfat   defaults,noatime,umask=0077,flush       0
 LABEL=PBDATA    /data           ext4   defaults,noatime,commit=60              0      2
 /data/printbox       /var/lib/printbox       none bind 0 0
 /data/printbox-init  /var/lib/printbox-init  none bind 0 0
+/data/printbox-auth  /var/lib/printbox-auth  none bind 0 0
 /data/rauc           /var/lib/rauc           none bind 0 0
 /data/home           /home                   none bind 0 0
 FSTAB
@@ -124,7 +125,8 @@ cp "$rootfs/boot/initrd.img-$kver" "$out/printbox-arm64.initrd"
 
 step "data partition: what outlives an update"
 datadir="$work/data"; mkdir -p "$datadir"
-for d in printbox printbox-init rauc home; do
+# printbox-auth holds the PAM helper's stamp key: a new key in the new slot would end every signed-in session.
+for d in printbox printbox-init printbox-auth rauc home; do
   case $d in home) src="$rootfs/home" ;; *) src="$rootfs/var/lib/$d" ;; esac
   mkdir -p "$src" "$datadir/$d"
   cp -a "$src/." "$datadir/$d/"

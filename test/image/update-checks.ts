@@ -142,6 +142,8 @@ export function updateChecks(g: Guest, rig: UpdateRig): void {
     'getent passwd | awk -F: \'$3 >= 1000 && $3 < 60000 {print $1, $3, $6}\'', 'getent shadow ' + g.admin.user + ' | cut -d: -f2',
     'cat /etc/machine-id /etc/hostname', 'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub',
     'ls /etc/NetworkManager/system-connections', 'ls /var/lib/printbox', 'cat /etc/printbox/printbox.env',
+    // the PAM helper's stamp key: a new one would end every signed-in session a minute after the update
+    'sha256sum /var/lib/printbox-auth/auth.key',
   ].join('; ')).then((t) => t.trim());
   /** Waits until the device is back after a restart: SSH, then the web with the old session. */
   const back = async (what: string) => {
