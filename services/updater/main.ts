@@ -50,10 +50,10 @@ async function main(): Promise<void> {
   let connections = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   const shutdown = createShutdown({ log, notifier });
+  const mayExit = () => idleExit && !starting && connections === 0 && !manager.busy();
   const armIdle = () => {
     clearTimeout(idleTimer);
-    if (!idleExit || starting || connections > 0 || manager.busy()) return;
-    idleTimer = setTimeout(() => { if (connections === 0 && !manager.busy()) void shutdown.run('idle'); }, config.idleExitS * 1000);
+    if (mayExit()) idleTimer = setTimeout(() => { if (mayExit()) void shutdown.run('idle'); }, config.idleExitS * 1000);
   };
   const state = StateFile.open(path.join(dir, 'state.json'), log.child('state'));
   const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();

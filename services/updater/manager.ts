@@ -92,9 +92,8 @@ export class UpdateManager {
   }
 
   updateSettings(settings: UpdateSettings): UpdateStatus {
-    this.d.state.update((s) => ({ ...s, settings }));
     this.available = null; // offered by another channel, perhaps
-    this.d.state.update((s) => (s.check ? { ...s, check: { ...s.check, available: null } } : s));
+    this.d.state.update((s) => ({ ...s, settings, ...(s.check ? { check: { ...s.check, available: null } } : {}) }));
     this.emit();
     return this.status();
   }
